@@ -1,0 +1,1 @@
+//! veriscope-canon: see the crate description in Cargo.toml.

@@ -1,0 +1,1 @@
+//! veriscope-capsule: see the crate description in Cargo.toml.

@@ -1,0 +1,1 @@
+//! veriscope-contracts: see the crate description in Cargo.toml.

@@ -1,0 +1,1 @@
+//! veriscope-gate: see the crate description in Cargo.toml.

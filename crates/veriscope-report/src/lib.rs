@@ -1,0 +1,1 @@
+//! veriscope-report: see the crate description in Cargo.toml.

@@ -1,0 +1,1 @@
+//! veriscope-runner: see the crate description in Cargo.toml.
