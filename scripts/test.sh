@@ -9,11 +9,12 @@ cargo --version
 rustc --version
 
 echo "== python environment (torch + transformers for the real 'run hf' test)"
-if [[ -f scripts/setup_python_env.sh ]]; then
-  bash scripts/setup_python_env.sh
-  venv="${VERISCOPE_VENV:-$PWD/.venv}"
-  export VERISCOPE_PYTHON="$venv/bin/python"
-fi
+# The venv lives in the user cache, keyed by python/requirements-ci.txt, so a fresh clone
+# on the same machine (CI) reuses it instead of downloading torch again.
+export VERISCOPE_VENV="${VERISCOPE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/veriscope/venv}"
+bash scripts/setup_python_env.sh
+# `veriscope run hf` and the real-HF test use this interpreter.
+export VERISCOPE_HF_PYTHON="$VERISCOPE_VENV/bin/python"
 
 echo "== format"
 cargo fmt --all -- --check
@@ -27,7 +28,5 @@ cargo build --workspace --release
 echo "== rust tests"
 cargo test --workspace --release
 
-if [[ -n "${VERISCOPE_PYTHON:-}" && -d python/tests ]]; then
-  echo "== python tests"
-  "$VERISCOPE_PYTHON" -m pytest -q python/tests
-fi
+echo "== python tests"
+"$VERISCOPE_HF_PYTHON" -m pytest -q python/tests

@@ -45,7 +45,21 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = match cli.command {
+    // A panic is a Veriscope bug: report it as an internal error (exit 3), never as
+    // Rust's default 101, which no contract table knows.
+    match std::panic::catch_unwind(|| dispatch(cli)) {
+        Ok(outcome) => commands::finish(outcome),
+        Err(_) => {
+            eprintln!(
+                "error: internal error (veriscope panicked); this is a bug, please report it"
+            );
+            ExitCode::from(veriscope_contracts::exit::INTERNAL)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
         Command::Run(args) => commands::run::execute(args),
         Command::Validate(args) => commands::validate::execute(args),
         Command::Report(args) => commands::report::execute(args),
@@ -56,6 +70,5 @@ fn main() -> ExitCode {
         Command::Canon(args) => commands::canon::execute(args),
         Command::Schema(args) => commands::schema::execute(args),
         Command::Gate(cmd) => commands::gate::execute(cmd),
-    };
-    commands::finish(outcome)
+    }
 }

@@ -15,9 +15,6 @@ pub mod run;
 pub mod schema;
 pub mod validate;
 
-/// Exit code for "Veriscope itself failed" (contract_v1 §Exit Codes: 3).
-pub const EXIT_INTERNAL: u8 = 3;
-
 /// Maps a command outcome to the process exit code, printing internal errors.
 pub fn finish(outcome: anyhow::Result<ExitCode>) -> ExitCode {
     match outcome {
@@ -27,12 +24,7 @@ pub fn finish(outcome: anyhow::Result<ExitCode>) -> ExitCode {
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
-            ExitCode::from(EXIT_INTERNAL)
+            ExitCode::from(veriscope_contracts::exit::INTERNAL)
         }
     }
-}
-
-/// Placeholder outcome for a command whose implementation has not landed yet.
-pub fn not_yet(name: &str) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`veriscope {name}` is not implemented in this build")
 }

@@ -1,12 +1,209 @@
-//! `veriscope run`.
+//! `veriscope run cmd|gpt|hf`: parse wrapper flags, resolve the runner, then hand over to
+//! `veriscope_runner::wrapper` (productization §2.1, §2.2, §2.7). Wrapper options come before
+//! `--`; everything after it is forwarded verbatim.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use veriscope_runner::clock::SystemClock;
+use veriscope_runner::gatelink::{Cadence, LiveGate, build_gate};
+use veriscope_runner::kinds;
+use veriscope_runner::signals::SignalWatcher;
+use veriscope_runner::supervise::OnFail;
+use veriscope_runner::wrapper::{self, RunIo, RunKind, RunRequest};
 
 /// Arguments of `veriscope run`.
 #[derive(clap::Args)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    #[command(subcommand)]
+    kind: RunSub,
+}
+
+#[derive(clap::Subcommand)]
+enum RunSub {
+    /// Wrap any command that speaks the metrics stream (docs/metrics-stream.md)
+    Cmd(WrapperArgs),
+    /// Train with the built-in GPT trainer (`veriscope-gpt`) under the gate
+    Gpt(WrapperArgs),
+    /// Fine-tune with the Hugging Face runner (Python SDK) under the gate
+    Hf(WrapperArgs),
+}
+
+/// `--on-fail` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OnFailArg {
+    Continue,
+    Stop,
+}
+
+/// Flags shared by every wrapper kind.
+#[derive(clap::Args)]
+struct WrapperArgs {
+    /// Gate preset (recorded as gate_preset; a non-default one is a governance override)
+    #[arg(long, default_value = veriscope_gate::engine::DEFAULT_PRESET)]
+    gate_preset: String,
+    /// Capsule directory (a fresh subdirectory is used with --force when it holds a capsule)
+    #[arg(long)]
+    outdir: PathBuf,
+    /// Run in a fresh subdirectory when OUTDIR already holds capsule artifacts; skip GPU locks
+    #[arg(long)]
+    force: bool,
+    /// What a gate FAIL does: record it and go on, or stop the runner
+    #[arg(long, value_enum, default_value = "continue")]
+    on_fail: OnFailArg,
+    /// Seconds between SIGTERM (or an ignored stop decision) and SIGKILL
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    kill_grace: f64,
+    /// Iterations per gate check (overrides the preset / trainer cadence)
+    #[arg(long, value_name = "N")]
+    gate_window: Option<u64>,
+    /// Iterations before the first evaluated gate check
+    #[arg(long, value_name = "N")]
+    gate_warmup: Option<u64>,
+    /// Iterations between metric samples the gate expects
+    #[arg(long, value_name = "N")]
+    metric_interval: Option<u64>,
+    /// The command (cmd) or the arguments forwarded to the runner (gpt, hf)
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
+}
+
+impl WrapperArgs {
+    fn cadence_flags_given(&self) -> bool {
+        self.gate_window.is_some() || self.gate_warmup.is_some() || self.metric_interval.is_some()
+    }
+
+    /// Flags laid over `base` (the trainer's or the preset's cadence).
+    fn cadence_over(&self, base: Cadence) -> Cadence {
+        Cadence {
+            gate_window: self.gate_window.unwrap_or(base.gate_window),
+            gate_warmup_iters: self.gate_warmup.unwrap_or(base.gate_warmup_iters),
+            metric_interval: self.metric_interval.unwrap_or(base.metric_interval),
+        }
+    }
+}
 
 /// Runs `veriscope run`.
-pub fn execute(_args: RunArgs) -> anyhow::Result<ExitCode> {
-    super::not_yet("run")
+pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let env = process_env();
+    let (kind, w) = match args.kind {
+        RunSub::Cmd(w) => (RunKind::Cmd, w),
+        RunSub::Gpt(w) => (RunKind::Gpt, w),
+        RunSub::Hf(w) => (RunKind::Hf, w),
+    };
+    let req = match resolve(kind, w, env) {
+        Ok(req) => req,
+        Err(msg) => return Ok(refuse(veriscope_contracts::exit::INVALID, &msg)),
+    };
+    let prepared = match wrapper::prepare(req, Arc::new(SystemClock)) {
+        Ok(p) => p,
+        Err(e) => return Ok(refuse(e.exit_code(), &e.to_string())),
+    };
+    let watcher = SignalWatcher::install(prepared.interrupt_handle())
+        .context("cannot install signal handlers")?;
+    let io = RunIo {
+        child_stdout: Box::new(std::io::stdout()),
+        child_stderr: Box::new(std::io::stderr()),
+        status: Box::new(std::io::stderr()),
+    };
+    let report = prepared.execute(io);
+    watcher.close();
+    Ok(ExitCode::from(report.exit_code))
+}
+
+fn refuse(code: u8, msg: &str) -> ExitCode {
+    eprintln!("{msg}");
+    ExitCode::from(code)
+}
+
+fn process_env() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Builds the run request; `Err` is a usage error (exit 2) reported before any write.
+fn resolve(
+    kind: RunKind,
+    w: WrapperArgs,
+    env: BTreeMap<String, String>,
+) -> Result<RunRequest, String> {
+    if !(w.kill_grace.is_finite() && w.kill_grace >= 0.0) {
+        return Err(format!(
+            "--kill-grace must be a non-negative number of seconds, got {}",
+            w.kill_grace
+        ));
+    }
+    let preset_cadence = build_gate(&w.gate_preset, None)
+        .map_err(|e| format!("invalid --gate-preset: {e}"))?
+        .0
+        .cadence();
+    let mut cadence = w
+        .cadence_flags_given()
+        .then(|| w.cadence_over(preset_cadence));
+    let (mut runner_base, mut describe, mut python, mut uses_gpu) = (Vec::new(), None, None, false);
+    match kind {
+        RunKind::Cmd => {
+            if w.args.is_empty() {
+                return Err("veriscope run cmd: give the command after `--`".into());
+            }
+        }
+        RunKind::Gpt => {
+            let exe = std::env::current_exe().unwrap_or_default();
+            runner_base = kinds::gpt_runner_base(&env, &exe).map_err(|e| e.to_string())?;
+            uses_gpu = env
+                .get("CUDA_VISIBLE_DEVICES")
+                .is_some_and(|v| !v.is_empty() && v != "-1");
+            if cadence.is_none() {
+                match kinds::describe(&runner_base, &w.args, &env) {
+                    Ok(d) => {
+                        cadence = d.cadence;
+                        uses_gpu = d.uses_gpu;
+                        describe = Some(d.json);
+                    }
+                    Err(why) => eprintln!(
+                        "[veriscope] WARNING: trainer self-description unavailable ({why}); using the preset cadence"
+                    ),
+                }
+            }
+        }
+        RunKind::Hf => {
+            runner_base = kinds::hf_runner_base(&env).map_err(|e| e.to_string())?;
+            let py = kinds::hf_python(&env, Some(&runner_base));
+            kinds::hf_preflight(&py, &env).map_err(|e| e.to_string())?;
+            python = Some(py);
+            uses_gpu = true;
+        }
+    }
+    if kind == RunKind::Cmd && w.args.first().is_some_and(|p| p.starts_with("python")) {
+        python = w.args.first().cloned();
+    }
+    Ok(RunRequest {
+        kind,
+        gate_preset: w.gate_preset,
+        outdir: w.outdir,
+        force: w.force,
+        on_fail: match w.on_fail {
+            OnFailArg::Continue => OnFail::Continue,
+            OnFailArg::Stop => OnFail::Stop,
+        },
+        kill_grace: Duration::from_secs_f64(w.kill_grace),
+        cadence,
+        runner_base,
+        forwarded_args: w.args,
+        veriscope_argv: std::env::args().collect(),
+        env,
+        runner_describe: describe,
+        python,
+        uses_gpu,
+    })
 }

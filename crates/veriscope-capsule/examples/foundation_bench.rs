@@ -1,0 +1,145 @@
+//! Foundation benchmark (issue 2): a capsule with N gate records (default 100,000) and a
+//! governance journal with one entry per gate plus run_started_v1; times `validate_capsule`
+//! (default and strict modes) and `verify_log`.
+//!
+//! ```text
+//! cargo run --release -p veriscope-capsule --example foundation_bench -- OUTDIR [N]
+//! /usr/bin/time -v target/release/veriscope validate OUTDIR   # RSS of the CLI
+//! ```
+//! The journal is written in bulk (same hashing as `Journal::append`, without an fsync per
+//! line) so generation takes seconds; figures go to docs/benchmarks.md.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use veriscope_capsule::fixture::{CapsuleSpec, FIXTURE_TS, gate_record, write_capsule};
+use veriscope_capsule::governance::{VerifyOptions, verify_log};
+use veriscope_capsule::validate::{ValidateOptions, validate_capsule};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let outdir = PathBuf::from(
+        args.get(1)
+            .map_or("/tmp/veriscope_foundation_bench", String::as_str),
+    );
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let t0 = Instant::now();
+    generate(&outdir, n);
+    println!("generate: {n} gates in {:.2} s", t0.elapsed().as_secs_f64());
+    for name in ["results.json", "governance_log.jsonl"] {
+        let size = std::fs::metadata(outdir.join(name))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        println!("  {name}: {:.1} MB", size as f64 / 1e6);
+    }
+
+    let log = outdir.join("governance_log.jsonl");
+    let best = best_of(5, || {
+        let r = verify_log(&log, &VerifyOptions::default()).expect("read journal");
+        assert!(r.is_valid(), "{:?}", r.first_bad);
+    });
+    println!(
+        "verify_log: {} entries, best {:.3} s = {:.0} entries/s",
+        n + 1,
+        best,
+        (n + 1) as f64 / best
+    );
+
+    let cwd = outdir.parent().map(Path::to_path_buf);
+    for (label, opts) in [
+        (
+            "default",
+            ValidateOptions {
+                allow_partial: true,
+                cwd: cwd.clone(),
+                ..Default::default()
+            },
+        ),
+        (
+            "strict",
+            ValidateOptions {
+                strict_governance: true,
+                require_governance: true,
+                strict_identity: true,
+                allow_partial: true,
+                cwd: cwd.clone(),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let best = best_of(3, || {
+            let r = validate_capsule(&outdir, &opts);
+            assert!(r.is_valid(), "{:?}", r.findings.first());
+        });
+        println!("validate_capsule ({label}): best {best:.3} s");
+    }
+}
+
+fn best_of(runs: usize, mut f: impl FnMut()) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Writes the capsule with `n` gates (pass/warn/skip mix, one fail) and its journal.
+fn generate(outdir: &Path, n: usize) {
+    let _ = std::fs::remove_dir_all(outdir);
+    let rec = outdir
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or("bench")
+        .to_owned();
+    let mut spec = CapsuleSpec::four_gate("bench_run", &rec);
+    spec.decisions = (0..n)
+        .map(|i| match i % 10 {
+            _ if i == n / 2 => "fail",
+            0 => "skip",
+            3 => "warn",
+            _ => "pass",
+        })
+        .map(str::to_owned)
+        .collect();
+    spec.governance = false;
+    let hash = write_capsule(outdir, &spec).expect("write capsule");
+    write_journal(outdir, &spec, &rec, &hash);
+}
+
+fn write_journal(outdir: &Path, spec: &CapsuleSpec, rec: &str, hash: &str) {
+    let file = std::fs::File::create(outdir.join("governance_log.jsonl")).expect("create journal");
+    let mut w = std::io::BufWriter::new(file);
+    let mut prev: Option<String> = None;
+    let mut rev = 0;
+    let mut append = |event: &str, payload: Value| {
+        rev += 1;
+        let mut entry = json!({"schema_version": 1, "rev": rev, "ts_utc": FIXTURE_TS, "actor": null,
+                               "event": event, "payload": payload, "prev_hash": prev});
+        let h = veriscope_canon::sha256_hex(&entry).expect("hash");
+        entry["entry_hash"] = json!(h);
+        writeln!(
+            w,
+            "{}",
+            veriscope_canon::to_canonical_string(&entry).expect("canon")
+        )
+        .expect("write");
+        prev = Some(h);
+    };
+    append(
+        "run_started_v1",
+        json!({"run_id": spec.run_id, "outdir": rec, "argv": ["bench"], "code_identity": {"package_version": "bench"},
+               "window_signature_ref": {"hash": hash, "path": "window_signature.json"},
+               "entrypoint": {"kind": "runner", "name": "bench"}}),
+    );
+    for (i, d) in spec.decisions.iter().enumerate() {
+        let g = gate_record(i as u64, d);
+        append(
+            "gate_decision_v1",
+            json!({"run_id": spec.run_id, "outdir": rec, "iter": i, "decision": d, "ok": g["ok"], "warn": g["warn"], "audit": g["audit"]}),
+        );
+    }
+}

@@ -1,0 +1,324 @@
+//! The governance journal reader: per-line checks and chain verification.
+//!
+//! Emits the reference's warning tokens in its order of checks (cli_contracts A6.3) and
+//! decides validity (A6.4). Deliberate deltas from the reference (A17): lines split on `\n`
+//! only, so U+2028/U+2029/U+0085 written raw by canonical JSON stay inside their line
+//! (A17.3); a line that is not UTF-8, holds `NaN`/`Infinity`, or a float that overflows is a
+//! `json_error` finding, never a crash (A17.4).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::payload::{check_payload, is_known_event};
+use crate::isotime::parse_iso_utc;
+use crate::load::python_json_message;
+use crate::pyrepr::str_value;
+
+/// Reader options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// Accept entries without `entry_hash` (legacy journals, contract_v1 §Governance Journal).
+    pub allow_legacy: bool,
+}
+
+/// The first line that makes a journal invalid, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    /// 1-based line number.
+    pub line: usize,
+    /// The line's `rev` when it could be read.
+    pub rev: Option<i64>,
+    /// The warning token that invalidated it.
+    pub reason: String,
+}
+
+/// What the reader found in a journal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogReport {
+    /// Every warning, in order (exact contract tokens).
+    pub warnings: Vec<String>,
+    /// Warnings that make the log invalid under the options used (A6.4).
+    pub errors: Vec<String>,
+    /// `rev` of the last accepted entry.
+    pub last_rev: Option<i64>,
+    /// Effective hash of the last accepted entry.
+    pub last_hash: Option<String>,
+    /// Accepted entries per event name.
+    pub event_counts: BTreeMap<String, u64>,
+    /// Number of accepted entries.
+    pub accepted: usize,
+    /// Number of lines read (blank ones included).
+    pub lines: usize,
+    /// Some accepted entry lacked `entry_hash`.
+    pub legacy_missing_hash: bool,
+    /// First invalidating line.
+    pub first_bad: Option<BadLine>,
+}
+
+impl LogReport {
+    /// Valid when no warning invalidates the log (A6.4).
+    pub fn is_valid(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Chain position after the last accepted entry; lets appends verify only new lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ChainState {
+    pub last_rev: i64,
+    pub last_hash: Option<String>,
+    pub last_ts: Option<i64>,
+    pub lines: usize,
+}
+
+/// Streaming verifier: feed lines, then take the report.
+pub(crate) struct Verifier {
+    opts: VerifyOptions,
+    pub(crate) state: ChainState,
+    report: LogReport,
+}
+
+/// Called with every line that parses as a JSON object, accepted or not (bindings in
+/// validate scan lines the chain rejected, cli_contracts A6.5 "raw scan").
+pub type LineVisitor<'a> = dyn FnMut(usize, &Map<String, Value>) + 'a;
+
+impl Verifier {
+    pub(crate) fn new(opts: VerifyOptions, state: ChainState) -> Self {
+        Verifier {
+            opts,
+            state,
+            report: LogReport::default(),
+        }
+    }
+
+    /// Feeds every `\n`-terminated line of `data` (a final unterminated piece counts too).
+    pub(crate) fn feed_all(&mut self, data: &[u8], visit: &mut LineVisitor<'_>) {
+        let mut pieces: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
+        if pieces.last().is_some_and(|p| p.is_empty()) {
+            pieces.pop();
+        }
+        for piece in pieces {
+            self.state.lines += 1;
+            self.feed_line(self.state.lines, piece, visit);
+        }
+    }
+
+    pub(crate) fn finish(mut self) -> (LogReport, ChainState) {
+        self.report.lines = self.state.lines;
+        if self.state.last_rev > 0 || self.report.accepted > 0 {
+            self.report.last_rev = Some(self.state.last_rev);
+        }
+        self.report.last_hash = self.state.last_hash.clone();
+        (self.report, self.state)
+    }
+
+    fn feed_line(&mut self, n: usize, raw: &[u8], visit: &mut LineVisitor<'_>) {
+        let Ok(text) = std::str::from_utf8(raw) else {
+            return self.reject(n, None, "json_error=invalid UTF-8 in line".to_owned());
+        };
+        if text.trim().is_empty() {
+            return;
+        }
+        let map = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return self.reject(n, None, "not_object".to_owned()),
+            Err(e) => {
+                return self.reject(n, None, format!("json_error={}", python_json_message(&e)));
+            }
+        };
+        visit(n, &map);
+        if let Err((rev, detail)) = self.accept(n, map) {
+            self.reject(n, rev, detail);
+        }
+    }
+
+    /// Per-line checks in the reference's order; `Err` rejects the line.
+    fn accept(
+        &mut self,
+        n: usize,
+        mut map: Map<String, Value>,
+    ) -> Result<(), (Option<i64>, String)> {
+        let schema_version = map
+            .get("schema_version")
+            .and_then(py_int)
+            .ok_or((None, "schema_version_missing_or_invalid".to_owned()))?;
+        if schema_version != 1 {
+            return Err((None, format!("schema_version={schema_version}")));
+        }
+        let rev = map
+            .get("rev")
+            .and_then(py_int)
+            .ok_or((None, "rev_missing_or_invalid".to_owned()))?;
+        let bad = |detail: String| (Some(rev), detail);
+        let event = event_name(&map).map_err(bad)?;
+        let Some(Value::Object(payload)) = map.get("payload") else {
+            return Err(bad("payload_missing_or_invalid".to_owned()));
+        };
+        let problems = check_payload(&event, payload);
+        let ts = match map.get("ts_utc") {
+            Some(Value::String(s)) => {
+                parse_iso_utc(s, "ts_utc").map_err(|e| bad(format!("ts_utc_invalid={e}")))?
+            }
+            _ => return Err(bad("ts_utc_missing_or_invalid".to_owned())),
+        };
+        for (key, detail) in [
+            ("actor", "actor_invalid"),
+            ("prev_hash", "prev_hash_invalid"),
+            ("entry_hash", "entry_hash_invalid"),
+        ] {
+            if map.get(key).is_some_and(|v| !v.is_null() && !v.is_string()) {
+                return Err(bad(detail.to_owned()));
+            }
+        }
+        let dual = map.contains_key("event") && map.contains_key("event_type");
+        let prev_hash = map
+            .get("prev_hash")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let recorded = map
+            .remove("entry_hash")
+            .and_then(|v| v.as_str().map(str::to_owned));
+        map.remove("line_no");
+        // Hash before any accepted-entry warning: a non-finite number rejects the line.
+        let computed = veriscope_canon::sha256_hex(&Value::Object(map))
+            .map_err(|e| bad(format!("json_error={e}")))?;
+
+        if !problems.is_empty() {
+            self.warn(
+                n,
+                Some(rev),
+                format!(
+                    "WARNING:GOVERNANCE_LOG_INVALID line={n} {}",
+                    problems.detail(&event)
+                ),
+                true,
+            );
+        }
+        if rev != self.state.last_rev + 1 {
+            let w = format!(
+                "WARNING:GOVERNANCE_LOG_REV_NONMONOTONE line={n} rev={rev} prev_rev={}",
+                self.state.last_rev
+            );
+            self.warn(n, Some(rev), w, true);
+        }
+        if self.state.last_ts.is_some_and(|prev| ts.micros < prev) {
+            self.warn(
+                n,
+                Some(rev),
+                format!("WARNING:GOVERNANCE_LOG_TS_DECREASE line={n}"),
+                false,
+            );
+        }
+        if dual {
+            self.warn(
+                n,
+                Some(rev),
+                format!("WARNING:GOVERNANCE_LOG_EVENT_DUAL_PRESENT line={n}"),
+                false,
+            );
+        }
+        let effective = match recorded {
+            None => {
+                self.report.legacy_missing_hash = true;
+                let w = format!("WARNING:GOVERNANCE_LOG_ENTRY_HASH_MISSING line={n}");
+                self.warn(n, Some(rev), w, !self.opts.allow_legacy);
+                computed
+            }
+            Some(rec) => {
+                if rec != computed {
+                    self.warn(
+                        n,
+                        Some(rev),
+                        format!("WARNING:GOVERNANCE_LOG_HASH_MISMATCH line={n}"),
+                        true,
+                    );
+                }
+                rec
+            }
+        };
+        if prev_hash != self.state.last_hash {
+            self.warn(
+                n,
+                Some(rev),
+                format!("WARNING:GOVERNANCE_LOG_PREV_HASH_MISMATCH line={n}"),
+                true,
+            );
+        }
+        self.state.last_rev = rev;
+        self.state.last_hash = Some(effective);
+        self.state.last_ts = Some(ts.micros);
+        self.report.accepted += 1;
+        *self.report.event_counts.entry(event).or_insert(0) += 1;
+        Ok(())
+    }
+
+    fn reject(&mut self, n: usize, rev: Option<i64>, detail: String) {
+        self.warn(
+            n,
+            rev,
+            format!("WARNING:GOVERNANCE_LOG_INVALID line={n} {detail}"),
+            true,
+        );
+    }
+
+    fn warn(&mut self, n: usize, rev: Option<i64>, token: String, invalidates: bool) {
+        if invalidates {
+            if self.report.first_bad.is_none() {
+                self.report.first_bad = Some(BadLine {
+                    line: n,
+                    rev,
+                    reason: token.clone(),
+                });
+            }
+            self.report.errors.push(token.clone());
+        }
+        self.report.warnings.push(token);
+    }
+}
+
+/// `event`, or `event_type` when `event` is falsy; must name a contract event.
+fn event_name(map: &Map<String, Value>) -> Result<String, String> {
+    let value = map
+        .get("event")
+        .filter(|v| truthy(v))
+        .or_else(|| map.get("event_type"));
+    match value {
+        Some(Value::String(s)) if is_known_event(s) => Ok(s.clone()),
+        Some(v) => Err(format!("event_invalid={}", str_value(v))),
+        None => Err("event_invalid=None".to_owned()),
+    }
+}
+
+/// Python truthiness of a JSON value.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.to_string().parse::<f64>().is_ok_and(|x| x != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// Python `int(x)` coercion as the reference applies it to `schema_version` and `rev`
+/// (A6.3): ints, floats (truncated), booleans and integer strings.
+fn py_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Bool(b) => Some(i64::from(*b)),
+        Value::Number(n) => {
+            let text = n.to_string();
+            if text.contains(['.', 'e', 'E']) {
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && x.abs() < 9.2e18)
+                    .map(|x| x.trunc() as i64)
+            } else {
+                text.parse::<i64>().ok()
+            }
+        }
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }
+}

@@ -1,0 +1,411 @@
+//! Gate configuration: presets (algorithm.md §11), cadence overrides with range checks
+//! (execution_contract: bounded ranges), the fixed `gate_controls` object
+//! (productization §4B) and the window-signature content with policy versions.
+
+use serde_json::{Value, json};
+
+use super::GateError;
+use super::audit::num;
+use crate::metrics::METRIC_NAMES;
+
+/// Preset names accepted by [`GateConfig::preset`] (`tuned` is an alias of `tuned_v0`).
+pub const PRESETS: &[&str] = &["tuned_v0", "legacy", "spike_v1", "calibrated_v1"];
+/// The default, canonical preset.
+pub const DEFAULT_PRESET: &str = "tuned_v0";
+
+/// Version tags written into the window signature (bump when semantics change).
+pub const METRIC_DEFS_VERSION: &str = "v1";
+pub const TRANSPORT_VERSION: &str = "v1";
+
+/// Decision policy of the change channel (algorithm.md §7.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    Either,
+    Conjunction,
+    Persistence,
+    PersistenceStability,
+    /// calibrated_v1: a family-wise exact test per check (docs/gate.md §calibrated_v1).
+    Calibrated,
+}
+
+impl Policy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Either => "either",
+            Policy::Conjunction => "conjunction",
+            Policy::Persistence => "persistence",
+            Policy::PersistenceStability => "persistence_stability",
+            Policy::Calibrated => "calibrated_ks_bonferroni",
+        }
+    }
+
+    pub(crate) fn is_persistence(self) -> bool {
+        matches!(self, Policy::Persistence | Policy::PersistenceStability)
+    }
+}
+
+/// Regime anchoring settings (algorithm.md §9.1); defaults are the reference CLI defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegimeConfig {
+    pub enabled: bool,
+    pub epsilon_mult: f64,
+    pub build_span: u64,
+    pub build_max_dw: f64,
+    pub build_min_gain: f64,
+    pub min_evidence_per_metric: usize,
+    pub min_windows: usize,
+    pub max_reference_samples: usize,
+    pub max_accumulator_windows: usize,
+}
+
+impl Default for RegimeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            epsilon_mult: 1.5,
+            build_span: 1500,
+            build_max_dw: 0.08,
+            build_min_gain: -0.01,
+            min_evidence_per_metric: 50,
+            min_windows: 5,
+            max_reference_samples: 10_000,
+            max_accumulator_windows: 20,
+        }
+    }
+}
+
+/// Settings of the calibrated preset (docs/gate.md §calibrated_v1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibratedConfig {
+    /// Per-check false-alarm budget, split by Bonferroni over every (metric, channel) test.
+    pub alpha: f64,
+    /// Minimum shift of the median or of the IQR, in transported [0,1] units, for a test to count.
+    pub min_effect: f64,
+    /// Minimum finite values per side for a metric to be tested.
+    pub min_per_metric: usize,
+}
+
+/// All controls of the gate. Build with [`GateConfig::preset`], adjust cadence with
+/// [`GateConfig::with_cadence`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateConfig {
+    pub(crate) preset: String,
+    pub metric_interval: u64,
+    pub gate_window: u64,
+    pub gate_warmup_iters: u64,
+    pub eps: f64,
+    pub eps_sens: f64,
+    pub eps_stat_alpha: f64,
+    pub cap_frac: f64,
+    pub min_evidence: usize,
+    pub min_metrics_exceeding: usize,
+    pub policy: Policy,
+    pub persistence_k: usize,
+    pub gain_thresh: f64,
+    pub bins: usize,
+    pub weights: Vec<(String, f64)>,
+    pub cal_ranges: Vec<(String, (f64, f64))>,
+    pub trend_n: usize,
+    /// The reference's 256-bin zero-TV rescue (algorithm.md §4.4); kept on for parity presets.
+    pub zero_tv_rescue: bool,
+    pub regime: RegimeConfig,
+    pub calibrated: Option<CalibratedConfig>,
+}
+
+/// Allowed cadence ranges (execution contract: normalized config with bounded ranges).
+pub const GATE_WINDOW_RANGE: (u64, u64) = (1, 1_000_000);
+pub const GATE_WARMUP_RANGE: (u64, u64) = (0, 100_000_000);
+pub const METRIC_INTERVAL_RANGE: (u64, u64) = (1, 100_000);
+
+impl GateConfig {
+    /// The named preset; `tuned` is accepted as an alias of `tuned_v0`.
+    pub fn preset(name: &str) -> Result<GateConfig, GateError> {
+        let canonical = if name == "tuned" { "tuned_v0" } else { name };
+        let base = Self::legacy();
+        let cfg = match canonical {
+            "legacy" => base,
+            "tuned_v0" => GateConfig {
+                preset: "tuned_v0".into(),
+                gate_window: 100,
+                gate_warmup_iters: 1000,
+                eps: 0.15,
+                gain_thresh: -0.003,
+                min_evidence: 20,
+                cap_frac: 0.15,
+                ..base
+            },
+            "spike_v1" => GateConfig {
+                preset: "spike_v1".into(),
+                metric_interval: 2,
+                gate_window: 75,
+                gate_warmup_iters: 1500,
+                eps: 0.25,
+                gain_thresh: -0.002,
+                min_evidence: 75,
+                min_metrics_exceeding: 2,
+                cap_frac: 0.15,
+                policy: Policy::PersistenceStability,
+                ..base
+            },
+            "calibrated_v1" => GateConfig {
+                preset: "calibrated_v1".into(),
+                gate_window: 100,
+                gate_warmup_iters: 1000,
+                policy: Policy::Calibrated,
+                zero_tv_rescue: false,
+                min_evidence: 0,
+                calibrated: Some(CalibratedConfig {
+                    alpha: 0.005,
+                    min_effect: 1.0 / 64.0,
+                    min_per_metric: 8,
+                }),
+                ..base
+            },
+            _ => {
+                return Err(GateError::UnknownPreset {
+                    name: name.to_string(),
+                    known: PRESETS.join(", "),
+                });
+            }
+        };
+        Ok(cfg)
+    }
+
+    fn legacy() -> GateConfig {
+        let weights = [0.35, 0.35, 0.20, 0.10];
+        let ranges = [(0.0, 1.0), (0.0, 64.0), (1.0, 64.0), (0.0, 1.0)];
+        GateConfig {
+            preset: "legacy".into(),
+            metric_interval: 5,
+            gate_window: 50,
+            gate_warmup_iters: 500,
+            eps: 0.12,
+            eps_sens: 0.04,
+            eps_stat_alpha: 0.05,
+            cap_frac: 0.25,
+            min_evidence: 16,
+            min_metrics_exceeding: 1,
+            policy: Policy::Either,
+            persistence_k: 2,
+            gain_thresh: 0.0,
+            bins: 16,
+            weights: METRIC_NAMES
+                .iter()
+                .map(|m| m.to_string())
+                .zip(weights)
+                .collect(),
+            cal_ranges: METRIC_NAMES
+                .iter()
+                .map(|m| m.to_string())
+                .zip(ranges)
+                .collect(),
+            trend_n: 8,
+            zero_tv_rescue: true,
+            regime: RegimeConfig::default(),
+            calibrated: None,
+        }
+    }
+
+    /// Overrides the cadence, range-checking each value.
+    pub fn with_cadence(
+        mut self,
+        gate_window: u64,
+        gate_warmup_iters: u64,
+        metric_interval: u64,
+    ) -> Result<Self, GateError> {
+        check_range("gate_window", gate_window, GATE_WINDOW_RANGE)?;
+        check_range("gate_warmup_iters", gate_warmup_iters, GATE_WARMUP_RANGE)?;
+        check_range("metric_interval", metric_interval, METRIC_INTERVAL_RANGE)?;
+        if metric_interval > gate_window {
+            return Err(GateError::OutOfRange {
+                field: "metric_interval",
+                value: metric_interval.to_string(),
+                allowed: format!("1..={gate_window} (at most gate_window)"),
+            });
+        }
+        self.gate_window = gate_window;
+        self.gate_warmup_iters = gate_warmup_iters;
+        self.metric_interval = metric_interval;
+        Ok(self)
+    }
+
+    /// Canonical preset name (`tuned` resolves to `tuned_v0`).
+    pub fn preset_name(&self) -> &str {
+        &self.preset
+    }
+
+    /// Snapshots per half-window: `Wm = max(1, gate_window / metric_interval)` (§3.3).
+    pub fn snapshots_per_window(&self) -> usize {
+        (self.gate_window / self.metric_interval.max(1)).max(1) as usize
+    }
+
+    /// Regime build window `[min, max)` (§9.1), never cut at a pathology onset (the
+    /// reference leaked the onset into the detector, §16 item 6; we do not).
+    pub fn regime_build_window(&self) -> (u64, u64) {
+        let min = self.gate_warmup_iters + 2 * self.gate_window;
+        (min, min + self.regime.build_span)
+    }
+
+    /// Versioned gate-policy tag, e.g. `tuned_v0@1`.
+    pub fn policy_version(&self) -> String {
+        format!("{}@1", self.preset)
+    }
+
+    /// The fixed controls object of productization §4B; absent controls are `null`.
+    pub fn gate_controls(&self) -> Value {
+        let persistence_k = self.policy.is_persistence().then_some(self.persistence_k);
+        let calibrated = self.calibrated.as_ref();
+        json!({
+            "gate_preset": self.preset,
+            "gate_window": self.gate_window,
+            "gate_warmup_iters": self.gate_warmup_iters,
+            "metric_interval": self.metric_interval,
+            "min_evidence": self.min_evidence,
+            "policy": self.policy.as_str(),
+            "persistence_k": persistence_k,
+            "min_metrics_exceeding": self.min_metrics_exceeding,
+            "eps": num(self.eps),
+            "eps_sens": num(self.eps_sens),
+            "cap_frac": num(self.cap_frac),
+            "eps_stat_alpha": num(self.eps_stat_alpha),
+            "gain_thresh": if calibrated.is_some() { Value::Null } else { num(self.gain_thresh) },
+            "bins": self.bins,
+            "regime_enabled": self.regime.enabled,
+            "alpha": calibrated.map_or(Value::Null, |c| num(c.alpha)),
+            "min_effect": calibrated.map_or(Value::Null, |c| num(c.min_effect)),
+        })
+    }
+
+    /// Content of `window_signature.json` owned by the gate: metrics, weights, bins,
+    /// transport ranges, preset, cadence, controls and policy versions.
+    pub fn window_signature_content(&self) -> Value {
+        let weights: serde_json::Map<String, Value> = self
+            .weights
+            .iter()
+            .map(|(m, w)| (m.clone(), num(*w)))
+            .collect();
+        let ranges: serde_json::Map<String, Value> = self
+            .cal_ranges
+            .iter()
+            .map(|(m, (lo, hi))| (m.clone(), json!([num(*lo), num(*hi)])))
+            .collect();
+        json!({
+            "gate_preset": self.preset,
+            "gate_controls": self.gate_controls(),
+            "metric_interval": self.metric_interval,
+            "metrics": { "names": METRIC_NAMES, "weights": weights },
+            "bins": self.bins,
+            "transport": { "kind": "decl_clip_unit", "cal_ranges": ranges },
+            "dw_aggregator": if self.calibrated.is_some() {
+                json!({"kind": "ks_exact_bonferroni"})
+            } else {
+                json!({"kind": "weighted_mean_tv", "tv": "tv_hist_fixed", "weights": "sum_abs_weights", "interventions": "max"})
+            },
+            "policy_versions": {
+                "gate_policy": self.policy_version(),
+                "metric_defs": METRIC_DEFS_VERSION,
+                "transport": TRANSPORT_VERSION,
+            },
+        })
+    }
+}
+
+fn check_range(field: &'static str, value: u64, (lo, hi): (u64, u64)) -> Result<(), GateError> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(GateError::OutOfRange {
+            field,
+            value: value.to_string(),
+            allowed: format!("{lo}..={hi}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tuned_alias_and_values() {
+        let a = GateConfig::preset("tuned").unwrap();
+        let b = GateConfig::preset("tuned_v0").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.preset_name(), "tuned_v0");
+        assert_eq!(a.snapshots_per_window(), 20);
+        assert_eq!(a.regime_build_window(), (1200, 2700));
+        assert_eq!(
+            GateConfig::preset("legacy").unwrap().regime_build_window(),
+            (600, 2100)
+        );
+        assert_eq!(
+            GateConfig::preset("spike_v1")
+                .unwrap()
+                .snapshots_per_window(),
+            37
+        );
+    }
+
+    #[test]
+    fn unknown_preset_names_the_known_ones() {
+        let err = GateConfig::preset("fast").unwrap_err().to_string();
+        assert!(
+            err.contains("fast") && err.contains("calibrated_v1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn cadence_is_range_checked_with_field_value_and_range() {
+        let cfg = GateConfig::preset("tuned_v0").unwrap();
+        let err = cfg.clone().with_cadence(0, 10, 5).unwrap_err().to_string();
+        assert!(
+            err.contains("gate_window") && err.contains('0') && err.contains("1..=1000000"),
+            "{err}"
+        );
+        let err = cfg
+            .clone()
+            .with_cadence(10, 10, 20)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("metric_interval") && err.contains("20"),
+            "{err}"
+        );
+        let ok = cfg.with_cadence(40, 200, 2).unwrap();
+        assert_eq!(
+            (ok.gate_window, ok.gate_warmup_iters, ok.metric_interval),
+            (40, 200, 2)
+        );
+    }
+
+    #[test]
+    fn gate_controls_carry_every_contract_key_with_nulls_for_absent() {
+        let c = GateConfig::preset("tuned_v0").unwrap().gate_controls();
+        for key in [
+            "gate_window",
+            "gate_warmup_iters",
+            "min_evidence",
+            "policy",
+            "persistence_k",
+            "min_metrics_exceeding",
+            "eps_sens",
+            "cap_frac",
+        ] {
+            assert!(c.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(c["persistence_k"], Value::Null);
+        let s = GateConfig::preset("spike_v1").unwrap().gate_controls();
+        assert_eq!(s["persistence_k"], json!(2));
+    }
+
+    #[test]
+    fn window_signature_changes_with_cadence_and_names_policy_versions() {
+        let a = GateConfig::preset("tuned_v0").unwrap();
+        let sig = a.window_signature_content();
+        assert_eq!(sig["policy_versions"]["gate_policy"], json!("tuned_v0@1"));
+        assert_eq!(sig["policy_versions"]["metric_defs"], json!("v1"));
+        let b = a.clone().with_cadence(50, 1000, 5).unwrap();
+        assert_ne!(sig, b.window_signature_content());
+    }
+}

@@ -1,0 +1,317 @@
+//! Command-line flags of `veriscope-gpt` and their overlay on a preset (docs/trainer.md).
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::config::{ConfigError, DeviceKind, GeluKind, TrainConfig};
+use crate::injection::{CorruptMode, Injection};
+
+/// Built-in char-level GPT trainer that speaks the Veriscope metrics stream.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "veriscope-gpt", version, about)]
+pub struct Args {
+    /// Print the resolved config (with "gate_cadence") as JSON and exit without training.
+    #[arg(long)]
+    pub describe: bool,
+    /// Starting values: cpu_small (default) or gpu. Explicit flags override them.
+    #[arg(long, default_value = "cpu_small")]
+    pub preset: String,
+
+    // --- model ---
+    #[arg(long)]
+    pub n_layer: Option<usize>,
+    #[arg(long)]
+    pub n_head: Option<usize>,
+    #[arg(long)]
+    pub n_embd: Option<usize>,
+    #[arg(long)]
+    pub block_size: Option<usize>,
+    #[arg(long, value_enum)]
+    pub gelu: Option<GeluKind>,
+
+    // --- optimization ---
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[arg(long)]
+    pub max_iters: Option<u64>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub min_lr: Option<f64>,
+    /// Linear LR warmup iterations.
+    #[arg(long)]
+    pub warmup_iters: Option<u64>,
+    /// Iteration where the cosine decay reaches min_lr.
+    #[arg(long)]
+    pub lr_decay_iters: Option<u64>,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Global gradient-norm clip (0 = off).
+    #[arg(long)]
+    pub grad_clip: Option<f64>,
+    #[arg(long)]
+    pub eval_interval: Option<u64>,
+    #[arg(long)]
+    pub eval_iters: Option<usize>,
+    /// Run seed (else VERISCOPE_SEED, else 42).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    // --- data ---
+    /// Train on this UTF-8 text file instead of the embedded corpus.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Held-out fraction (the tail of the text).
+    #[arg(long)]
+    pub val_frac: Option<f64>,
+
+    // --- probe and gate cadence ---
+    #[arg(long)]
+    pub metric_interval: Option<u64>,
+    #[arg(long)]
+    pub gate_window: Option<u64>,
+    #[arg(long)]
+    pub gate_warmup: Option<u64>,
+    /// Probed block (0-based; default the last).
+    #[arg(long)]
+    pub probe_layer: Option<usize>,
+    /// Sequences in the fixed probe batch.
+    #[arg(long)]
+    pub probe_batch: Option<usize>,
+    /// Skip the probe and metrics (samples carry loss only); for overhead measurement.
+    #[arg(long)]
+    pub no_probe: bool,
+    /// Standalone use: write stream lines here when no VERISCOPE_METRICS_* is set.
+    #[arg(long)]
+    pub metrics_out: Option<PathBuf>,
+
+    // --- checkpoints and device ---
+    /// Save a checkpoint every N iterations (0 = never; the last iteration is always saved
+    /// when a --ckpt-dir is given).
+    #[arg(long)]
+    pub ckpt_interval: Option<u64>,
+    #[arg(long)]
+    pub ckpt_dir: Option<PathBuf>,
+    /// Continue from the newest checkpoint in --ckpt-dir.
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long, value_enum)]
+    pub device: Option<DeviceKind>,
+    /// CPU compute threads (0 = candle's default). Default: 1 for cpu_small, 0 for gpu,
+    /// unless RAYON_NUM_THREADS is set.
+    #[arg(long)]
+    pub threads: Option<usize>,
+
+    // --- pathology injection (one per run) ---
+    #[arg(long)]
+    pub lr_spike_at: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    pub lr_spike_len: u64,
+    #[arg(long, default_value_t = 10.0)]
+    pub lr_spike_mult: f64,
+    #[arg(long)]
+    pub data_corrupt_at: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    pub data_corrupt_len: u64,
+    #[arg(long, default_value_t = 0.15)]
+    pub data_corrupt_frac: f64,
+    #[arg(long, value_enum, default_value = "permute")]
+    pub data_corrupt_mode: CorruptMode,
+    #[arg(long)]
+    pub collapse_at: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    pub collapse_len: u64,
+    /// Mixing weight toward the low-rank projection, in [0, 1].
+    #[arg(long, default_value_t = 0.9)]
+    pub collapse_scale: f64,
+    #[arg(long, default_value_t = 2)]
+    pub collapse_rank: usize,
+    /// Collapsed block (default: the probed block).
+    #[arg(long)]
+    pub collapse_layer: Option<usize>,
+}
+
+impl Args {
+    /// Preset, then explicit flags, then validation. `env` supplies VERISCOPE_SEED.
+    pub fn resolve(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<TrainConfig, ConfigError> {
+        let mut c = TrainConfig::preset(&self.preset)?;
+        let layers_given = self.n_layer.is_some();
+        set(&mut c.model.n_layer, self.n_layer);
+        set(&mut c.model.n_head, self.n_head);
+        set(&mut c.model.n_embd, self.n_embd);
+        set(&mut c.model.block_size, self.block_size);
+        set(&mut c.gelu, self.gelu);
+        set(&mut c.batch_size, self.batch_size);
+        let iters_given = self.max_iters.is_some();
+        set(&mut c.max_iters, self.max_iters);
+        set(&mut c.lr, self.lr);
+        set(&mut c.min_lr, self.min_lr);
+        set(&mut c.lr_warmup_iters, self.warmup_iters);
+        // cpu_small decays over the whole run; follow a changed --max-iters unless the
+        // decay horizon is given too.
+        if iters_given && c.preset == "cpu_small" {
+            c.lr_decay_iters = c.max_iters;
+        }
+        set(&mut c.lr_decay_iters, self.lr_decay_iters);
+        set(&mut c.weight_decay, self.weight_decay);
+        set(&mut c.grad_clip, self.grad_clip);
+        set(&mut c.eval_interval, self.eval_interval);
+        set(&mut c.eval_iters, self.eval_iters);
+        c.seed = self.seed.unwrap_or_else(|| seed_from_env(&env, c.seed));
+        set(&mut c.data, self.data.clone().map(Some));
+        set(&mut c.val_frac, self.val_frac);
+        set(&mut c.metric_interval, self.metric_interval);
+        set(&mut c.gate_window, self.gate_window);
+        set(&mut c.gate_warmup_iters, self.gate_warmup);
+        if layers_given {
+            c.probe_layer = c.model.n_layer.saturating_sub(1);
+        }
+        set(&mut c.probe_layer, self.probe_layer);
+        set(&mut c.probe_batch, self.probe_batch);
+        c.probe = !self.no_probe;
+        set(&mut c.metrics_out, self.metrics_out.clone().map(Some));
+        set(&mut c.ckpt_interval, self.ckpt_interval);
+        set(&mut c.ckpt_dir, self.ckpt_dir.clone().map(Some));
+        c.resume = self.resume;
+        set(&mut c.device, self.device);
+        if self.threads.is_none() && env("RAYON_NUM_THREADS").is_some() {
+            c.threads = 0; // the caller chose through the environment
+        }
+        set(&mut c.threads, self.threads);
+        c.injection = self.injection(c.probe_layer)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn injection(&self, probe_layer: usize) -> Result<Option<Injection>, ConfigError> {
+        let mut found = Vec::new();
+        if let Some(at) = self.lr_spike_at {
+            found.push(Injection::LrSpike {
+                at,
+                len: self.lr_spike_len,
+                mult: self.lr_spike_mult,
+            });
+        }
+        if let Some(at) = self.data_corrupt_at {
+            found.push(Injection::DataCorrupt {
+                at,
+                len: self.data_corrupt_len,
+                frac: self.data_corrupt_frac,
+                mode: self.data_corrupt_mode,
+            });
+        }
+        if let Some(at) = self.collapse_at {
+            found.push(Injection::Collapse {
+                at,
+                len: self.collapse_len,
+                scale: self.collapse_scale,
+                rank: self.collapse_rank,
+                layer: self.collapse_layer.unwrap_or(probe_layer),
+            });
+        }
+        match found.len() {
+            0 | 1 => Ok(found.pop()),
+            _ => Err(ConfigError::Invalid(
+                "only one injection per run: give one of --lr-spike-at, --data-corrupt-at, --collapse-at".into(),
+            )),
+        }
+    }
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
+/// VERISCOPE_SEED when it parses; a bad value is reported and the default kept, as the
+/// reference wrapper does.
+fn seed_from_env(env: &impl Fn(&str) -> Option<String>, default: u64) -> u64 {
+    match env("VERISCOPE_SEED") {
+        None => default,
+        Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
+            eprintln!(
+                "veriscope-gpt: invalid VERISCOPE_SEED='{raw}'; using default seed {default}."
+            );
+            default
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("veriscope-gpt").chain(args.iter().copied())).unwrap()
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn flags_override_the_preset() {
+        let c = parse(&["--preset", "gpu", "--max-iters", "10", "--seed", "7"])
+            .resolve(no_env)
+            .unwrap();
+        assert_eq!(c.model.n_embd, 384);
+        assert_eq!(c.max_iters, 10);
+        assert_eq!(c.seed, 7);
+    }
+
+    #[test]
+    fn seed_comes_from_env_when_no_flag() {
+        let env = |k: &str| (k == "VERISCOPE_SEED").then(|| "99".to_string());
+        assert_eq!(parse(&[]).resolve(env).unwrap().seed, 99);
+        let bad = |k: &str| (k == "VERISCOPE_SEED").then(|| "x".to_string());
+        assert_eq!(parse(&[]).resolve(bad).unwrap().seed, 42);
+    }
+
+    #[test]
+    fn two_injections_are_rejected() {
+        let a = parse(&[
+            "--lr-spike-at",
+            "5",
+            "--lr-spike-len",
+            "2",
+            "--data-corrupt-at",
+            "5",
+            "--data-corrupt-len",
+            "2",
+        ]);
+        let err = a.resolve(no_env).unwrap_err().to_string();
+        assert!(err.contains("only one injection"), "{err}");
+    }
+
+    #[test]
+    fn collapse_defaults_to_the_probed_layer() {
+        let c = parse(&[
+            "--n-layer",
+            "3",
+            "--collapse-at",
+            "100",
+            "--collapse-len",
+            "50",
+        ])
+        .resolve(no_env)
+        .unwrap();
+        assert_eq!(c.probe_layer, 2);
+        assert!(matches!(
+            c.injection,
+            Some(Injection::Collapse { layer: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn zero_length_injection_is_rejected() {
+        let err = parse(&["--data-corrupt-at", "100"])
+            .resolve(no_env)
+            .unwrap_err();
+        assert!(err.to_string().contains("length"), "{err}");
+    }
+}

@@ -1,0 +1,25 @@
+//! veriscope-gpt: the built-in char-level GPT trainer (candle) behind `veriscope run gpt`.
+//!
+//! It trains a nanoGPT-style model on an embedded public-domain corpus (or `--data FILE`),
+//! probes the residual stream on a fixed held-out batch every `metric_interval` iterations,
+//! computes the gate metrics with `veriscope_gate::metrics`, and speaks the metrics stream
+//! (docs/metrics-stream.md). The gate itself runs in the wrapper, never here
+//! (shared/design/architecture.md §Processes). This is the only crate that depends on candle.
+//!
+//! - [`cli`]: flags and their overlay on a preset; [`config`]: presets, validation, `--describe`.
+//! - [`model`]: the GPT; [`optim`]: AdamW, clipping, LR schedule.
+//! - [`data`], [`injection`], [`seeds`]: inputs, pathologies, derived seeds.
+//! - [`stream`]: metrics stream and control channel; [`checkpoint`]: safetensors checkpoints.
+//! - [`trainer`]: the loop; [`progress`]: stderr progress.
+
+pub mod checkpoint;
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod injection;
+pub mod model;
+pub mod optim;
+pub mod progress;
+pub mod seeds;
+pub mod stream;
+pub mod trainer;

@@ -1,0 +1,535 @@
+//! The training loop: data, model, optimizer, injection, the fixed-batch probe, the metrics
+//! stream and checkpoints, wired together (docs/trainer.md).
+//!
+//! Metrics are computed by `veriscope_gate::metrics::MetricState::snapshot`, the same code the
+//! rest of Veriscope uses, on the residual stream after the probed block.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use candle_core::{Device, Tensor};
+use serde_json::{Value, json};
+use veriscope_gate::metrics::{METRIC_NAMES, MetricConfig, MetricState};
+
+use crate::checkpoint::{self, CheckpointMeta};
+use crate::config::{ConfigError, DeviceKind, ModelDims, TrainConfig};
+use crate::data::{self, Batch, Dataset};
+use crate::injection::{Injection, corrupt_inputs};
+use crate::model::{CollapseHook, Gpt, collapse_projector};
+use crate::optim::{AdamW, AdamWParams, LrSchedule};
+use crate::progress::{Progress, Reporter};
+use crate::seeds::{STREAM_BATCH, STREAM_EVAL, STREAM_PROBE, derive_seed};
+use crate::stream::{ControlState, EndStatus, MetricsSink, NonFinite, SampleLine, end_line};
+
+const EWMA_ALPHA: f64 = 0.1;
+const ADAM_EPS: f64 = 1e-8;
+
+/// How a completed call to [`train`] ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: EndStatus,
+    /// Last completed iteration (None when no step ran).
+    pub last_iter: Option<u64>,
+    pub final_loss: Option<f64>,
+    pub first_losses: Vec<f64>,
+    pub wall_s: f64,
+}
+
+/// The text the config asks for: `--data FILE` or the embedded corpus.
+pub fn load_dataset(cfg: &TrainConfig) -> Result<Dataset, ConfigError> {
+    let text = match &cfg.data {
+        Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Data {
+            path: path.clone(),
+            source,
+        })?,
+        None => data::EMBEDDED_CORPUS.to_string(),
+    };
+    Dataset::from_text(&text, cfg.val_frac, cfg.model.block_size).map_err(ConfigError::Invalid)
+}
+
+fn data_name(cfg: &TrainConfig) -> String {
+    match &cfg.data {
+        Some(p) => p.display().to_string(),
+        None => data::EMBEDDED_NAME.to_string(),
+    }
+}
+
+/// Parameter count of the model `Gpt::new` builds, without building it.
+pub fn param_count(d: &ModelDims, vocab: usize) -> usize {
+    let c = d.n_embd;
+    let per_block = 4 * c + 3 * c * c + c * c + 4 * c * c + 4 * c * c;
+    vocab * c + d.block_size * c + d.n_layer * per_block + 2 * c + c * vocab
+}
+
+/// The `--describe` JSON (needs the data only for its vocabulary size).
+pub fn describe(cfg: &TrainConfig) -> Result<Value, ConfigError> {
+    let ds = load_dataset(cfg)?;
+    let mut v = cfg.describe(ds.vocab.len(), param_count(&cfg.model, ds.vocab.len()));
+    v["data_name"] = json!(data_name(cfg));
+    Ok(v)
+}
+
+/// Picks the compute device; CUDA needs a build with the `cuda` feature.
+pub fn select_device(kind: DeviceKind) -> Result<Device, ConfigError> {
+    match kind {
+        DeviceKind::Cpu => Ok(Device::Cpu),
+        DeviceKind::Cuda => cuda_device(),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device() -> Result<Device, ConfigError> {
+    Device::new_cuda(0).map_err(|e| ConfigError::Invalid(format!("cannot open CUDA device 0: {e}")))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device() -> Result<Device, ConfigError> {
+    Err(ConfigError::Invalid(
+        "--device cuda requested, but this veriscope-gpt was built without the `cuda` feature \
+         (rebuild with `cargo build -p veriscope-gpt --release --features cuda` on a machine with nvcc)"
+            .into(),
+    ))
+}
+
+/// Everything the loop needs that is not the config.
+pub struct RunContext<'a> {
+    pub sink: MetricsSink,
+    pub control: &'a ControlState,
+    /// Show progress on stderr.
+    pub progress: bool,
+}
+
+/// Mutable per-run state of the loop.
+struct LoopState {
+    ewma: Option<f64>,
+    nonfinite: NonFinite,
+    step_ms_sum: f64,
+    steps_since_sample: u64,
+    val_loss: Option<f64>,
+    last_loss: Option<f64>,
+    first_losses: Vec<f64>,
+    tokens_per_s: f64,
+}
+
+impl LoopState {
+    fn record_loss(&mut self, loss: f64) {
+        if loss.is_finite() {
+            // ewma_loss: alpha 0.1 per iteration, seeded with the first loss (algorithm.md §2.6).
+            self.ewma = Some(match self.ewma {
+                None => loss,
+                Some(e) => EWMA_ALPHA * loss + (1.0 - EWMA_ALPHA) * e,
+            });
+            self.last_loss = Some(loss);
+        } else {
+            self.nonfinite.loss += 1;
+            self.last_loss = None;
+        }
+        if self.first_losses.len() < 16 {
+            self.first_losses.push(loss);
+        }
+    }
+}
+
+/// One probe snapshot: the gate metrics and what they cost.
+struct ProbeOut {
+    metrics: std::collections::BTreeMap<String, Option<f64>>,
+    probe_ms: f64,
+    metric_ms: f64,
+    nonfinite_hidden: u64,
+}
+
+/// The model, optimizer and fixed inputs of one run.
+struct Trainer<'a> {
+    cfg: &'a TrainConfig,
+    ds: Dataset,
+    device: Device,
+    model: Gpt,
+    opt: AdamW,
+    schedule: LrSchedule,
+    probe_x: Tensor,
+    metrics: MetricState,
+    projector: Option<Tensor>,
+}
+
+impl<'a> Trainer<'a> {
+    fn new(cfg: &'a TrainConfig) -> anyhow::Result<Self> {
+        let ds = load_dataset(cfg)?;
+        let device = select_device(cfg.device)?;
+        let vocab = ds.vocab.len();
+        let model = Gpt::new(&cfg.model, vocab, cfg.gelu, cfg.seed, &device)?;
+        let opt = AdamW::new(
+            model.params(),
+            AdamWParams {
+                beta1: cfg.beta1,
+                beta2: cfg.beta2,
+                eps: ADAM_EPS,
+                weight_decay: cfg.weight_decay,
+                grad_clip: cfg.grad_clip,
+            },
+        )?;
+        // The probe batch is drawn once from held-out data and never corrupted, so every
+        // snapshot sees the same inputs (docs/trainer.md §Probe).
+        let probe = data::sample_batch(
+            &ds.val,
+            cfg.probe_batch,
+            cfg.model.block_size,
+            derive_seed(cfg.seed, STREAM_PROBE, 0),
+        );
+        let probe_x = Tensor::from_vec(probe.x, (probe.batch, probe.block), &device)?;
+        let projector = match &cfg.injection {
+            Some(Injection::Collapse { rank, layer, .. }) => Some(collapse_projector(
+                cfg.model.n_embd,
+                *rank,
+                cfg.seed,
+                *layer,
+                &device,
+            )?),
+            _ => None,
+        };
+        Ok(Self {
+            schedule: LrSchedule {
+                lr: cfg.lr,
+                min_lr: cfg.min_lr,
+                warmup_iters: cfg.lr_warmup_iters,
+                decay_iters: cfg.lr_decay_iters,
+            },
+            metrics: MetricState::new(MetricConfig {
+                seed: cfg.seed,
+                ..MetricConfig::default()
+            }),
+            cfg,
+            ds,
+            device,
+            model,
+            opt,
+            probe_x,
+            projector,
+        })
+    }
+
+    fn collapse_hook(&self, iter: u64) -> Option<CollapseHook> {
+        let inj = self.cfg.injection.as_ref()?;
+        let Injection::Collapse { layer, .. } = inj else {
+            return None;
+        };
+        let scale = inj.collapse_scale(iter, *layer)?;
+        Some(CollapseHook {
+            layer: *layer,
+            scale,
+            projector: self.projector.clone()?,
+        })
+    }
+
+    fn batch_tensors(&self, b: &Batch) -> candle_core::Result<(Tensor, Tensor)> {
+        let x = Tensor::from_vec(b.x.clone(), (b.batch, b.block), &self.device)?;
+        let y = Tensor::from_vec(b.y.clone(), b.batch * b.block, &self.device)?;
+        Ok((x, y))
+    }
+
+    /// One optimization step; returns (loss, grad_norm, applied, lr).
+    fn step(&mut self, iter: u64) -> anyhow::Result<(f64, f64, bool, f64)> {
+        let cfg = self.cfg;
+        let block = cfg.model.block_size;
+        let seed = derive_seed(cfg.seed, STREAM_BATCH, iter);
+        let mut batch = data::sample_batch(&self.ds.train, cfg.batch_size, block, seed);
+        if let Some(Injection::DataCorrupt { frac, mode, .. }) =
+            cfg.injection.as_ref().filter(|i| i.is_active(iter))
+        {
+            let vocab = self.ds.vocab.len();
+            corrupt_inputs(&mut batch.x, block, *frac, *mode, vocab, cfg.seed, iter);
+        }
+        let lr_mult = cfg
+            .injection
+            .as_ref()
+            .map_or(1.0, |i| i.lr_multiplier(iter));
+        let lr = self.schedule.at(iter) * lr_mult;
+        let (x, y) = self.batch_tensors(&batch)?;
+        let hook = self.collapse_hook(iter);
+        let out = self.model.forward(&x, None, hook.as_ref())?;
+        let loss = candle_nn::loss::cross_entropy(&out.logits, &y)?;
+        let loss_val = f64::from(loss.to_scalar::<f32>()?);
+        let grads = loss.backward()?;
+        let stats = self.opt.step(&grads, lr)?;
+        Ok((loss_val, stats.grad_norm, stats.applied, lr))
+    }
+
+    /// Mean validation loss over `eval_iters` seeded batches.
+    fn eval(&self, iter: u64) -> anyhow::Result<f64> {
+        let cfg = self.cfg;
+        let hook = self.collapse_hook(iter);
+        let mut total = 0.0;
+        for k in 0..cfg.eval_iters {
+            let seed = derive_seed(cfg.seed, STREAM_EVAL, iter * 1_000 + k as u64);
+            let b = data::sample_batch(&self.ds.val, cfg.batch_size, cfg.model.block_size, seed);
+            let (x, y) = self.batch_tensors(&b)?;
+            let out = self.model.forward(&x, None, hook.as_ref())?;
+            let loss = candle_nn::loss::cross_entropy(&out.logits, &y)?;
+            total += f64::from(loss.to_scalar::<f32>()?);
+        }
+        Ok(total / cfg.eval_iters.max(1) as f64)
+    }
+
+    /// Probe forward on the fixed batch plus the metric math.
+    fn probe(&mut self, iter: u64) -> anyhow::Result<ProbeOut> {
+        let t0 = Instant::now();
+        let hook = self.collapse_hook(iter);
+        let layer = self.cfg.probe_layer;
+        let out = self
+            .model
+            .forward(&self.probe_x, Some(layer), hook.as_ref())?;
+        let hidden = out
+            .hidden
+            .context("probe forward returned no hidden state")?;
+        let (n, d) = hidden.dims2()?;
+        let h: Vec<f32> = hidden.flatten_all()?.to_vec1()?;
+        let probe_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let t1 = Instant::now();
+        let values = self.metrics.snapshot(&h, n, d, iter);
+        let metric_ms = t1.elapsed().as_secs_f64() * 1e3;
+        Ok(ProbeOut {
+            metrics: values.to_map(),
+            probe_ms,
+            metric_ms,
+            nonfinite_hidden: values.nonfinite_inputs,
+        })
+    }
+
+    fn checkpoint(&self, dir: &Path, iter: u64, ewma: Option<f64>) -> anyhow::Result<()> {
+        let d = &self.cfg.model;
+        let meta = CheckpointMeta {
+            iter,
+            step_t: self.opt.step_t,
+            ewma_loss: ewma,
+            seed: self.cfg.seed,
+            n_layer: d.n_layer,
+            n_head: d.n_head,
+            n_embd: d.n_embd,
+            block_size: d.block_size,
+            vocab_size: self.ds.vocab.len(),
+        };
+        checkpoint::save(dir, &self.opt, &meta)?;
+        Ok(())
+    }
+
+    /// Loads the newest checkpoint; returns (first iteration to run, restored EWMA).
+    fn resume(&mut self) -> anyhow::Result<(u64, Option<f64>, Option<u64>)> {
+        let dir = self
+            .cfg
+            .ckpt_dir
+            .as_ref()
+            .context("--resume needs --ckpt-dir")?;
+        let Some((path, meta)) = checkpoint::latest(dir)? else {
+            return Ok((0, None, None));
+        };
+        let vocab = self.ds.vocab.len();
+        checkpoint::restore(
+            &path,
+            &meta,
+            &self.cfg.model,
+            vocab,
+            &mut self.opt,
+            &self.device,
+        )?;
+        Ok((meta.iter + 1, meta.ewma_loss, Some(meta.iter)))
+    }
+
+    fn hello(&self, resumed_from: Option<u64>) -> Value {
+        let cfg = self.cfg;
+        let d = &cfg.model;
+        let metrics: Vec<&str> = if cfg.probe {
+            METRIC_NAMES.to_vec()
+        } else {
+            Vec::new()
+        };
+        json!({
+            "type": "hello",
+            "protocol": 1,
+            "runner": "veriscope-gpt",
+            "runner_version": env!("CARGO_PKG_VERSION"),
+            "metrics": metrics,
+            "metric_interval": cfg.metric_interval,
+            "seed": cfg.seed,
+            "distributed": {
+                "world_size_observed": 1, "rank": 0, "local_rank": null, "backend": null,
+                "ddp_wrapped": false, "distributed_mode": "single_process",
+            },
+            "injection": cfg.injection,
+            "model": {
+                "n_layer": d.n_layer, "n_head": d.n_head, "n_embd": d.n_embd,
+                "block_size": d.block_size, "vocab_size": self.ds.vocab.len(),
+                "n_params": self.model.n_params(),
+            },
+            "gate_cadence": cfg.gate_cadence(),
+            "preset": cfg.preset,
+            "data": data_name(cfg),
+            "probe": {"layer": cfg.probe_layer, "batch": cfg.probe_batch, "enabled": cfg.probe},
+            "resumed_from_iter": resumed_from,
+        })
+    }
+}
+
+/// Runs training per `cfg`, speaking the metrics stream through `ctx.sink`.
+/// Returns Err on a real error (after writing an `end` line with status `error`).
+pub fn train(cfg: &TrainConfig, mut ctx: RunContext<'_>) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let mut trainer = Trainer::new(cfg)?;
+    let (start_iter, ewma, resumed_from) = if cfg.resume {
+        trainer.resume()?
+    } else {
+        (0, None, None)
+    };
+    ctx.sink
+        .write_line(&trainer.hello(resumed_from))
+        .context("cannot write the hello line to the metrics stream")?;
+    let mut state = LoopState {
+        ewma,
+        nonfinite: NonFinite::default(),
+        step_ms_sum: 0.0,
+        steps_since_sample: 0,
+        val_loss: None,
+        last_loss: None,
+        first_losses: Vec::new(),
+        tokens_per_s: 0.0,
+    };
+    let reporter = ctx.progress.then(|| Reporter::new(cfg.max_iters));
+    if let (Some(r), Some(from)) = (&reporter, resumed_from) {
+        r.note(&format!("resumed from checkpoint at iter {from}"));
+    }
+    let result = run_loop(
+        &mut trainer,
+        &mut ctx,
+        &mut state,
+        start_iter,
+        reporter.as_ref(),
+    );
+    if let Some(r) = &reporter {
+        r.finish();
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    match result {
+        Ok((status, last_iter)) => {
+            let reason = (status == EndStatus::StoppedOnFail).then_some("gate_stop");
+            ctx.sink
+                .write_line(&end_line(last_iter.unwrap_or(0), status, reason, wall_s))
+                .context("cannot write the end line")?;
+            Ok(Outcome {
+                status,
+                last_iter,
+                final_loss: state.last_loss,
+                first_losses: state.first_losses,
+                wall_s,
+            })
+        }
+        Err((err, last_iter)) => {
+            let reason = format!("{err:#}");
+            // Best effort: the stream may be the thing that failed.
+            let _ = ctx.sink.write_line(&end_line(
+                last_iter.unwrap_or(0),
+                EndStatus::Error,
+                Some(&reason),
+                wall_s,
+            ));
+            Err(err)
+        }
+    }
+}
+
+type LoopResult = Result<(EndStatus, Option<u64>), (anyhow::Error, Option<u64>)>;
+
+fn run_loop(
+    tr: &mut Trainer<'_>,
+    ctx: &mut RunContext<'_>,
+    st: &mut LoopState,
+    start_iter: u64,
+    reporter: Option<&Reporter>,
+) -> LoopResult {
+    let cfg = tr.cfg;
+    let tokens_per_step = (cfg.batch_size * cfg.model.block_size) as f64;
+    let mut last_done: Option<u64> = start_iter.checked_sub(1);
+    for iter in start_iter..cfg.max_iters {
+        let t0 = Instant::now();
+        let (loss, grad_norm, applied, lr) = tr.step(iter).map_err(|e| (e, last_done))?;
+        let step_ms = t0.elapsed().as_secs_f64() * 1e3;
+        last_done = Some(iter);
+        st.step_ms_sum += step_ms;
+        st.steps_since_sample += 1;
+        st.tokens_per_s = tokens_per_step / (step_ms / 1e3).max(1e-9);
+        st.record_loss(loss);
+        if !applied {
+            st.nonfinite.grad += 1;
+        }
+        let is_last = iter + 1 == cfg.max_iters;
+        if cfg.eval_interval > 0
+            && cfg.eval_iters > 0
+            && (iter.is_multiple_of(cfg.eval_interval) || is_last)
+        {
+            let val = tr.eval(iter).map_err(|e| (e, last_done))?;
+            st.val_loss = Some(val);
+            if let Some(r) = reporter {
+                r.note(&format!(
+                    "iter {iter}: train loss {loss:.4}, val loss {val:.4}"
+                ));
+            }
+        }
+        if iter.is_multiple_of(cfg.metric_interval) {
+            emit_sample(tr, ctx, st, iter, loss, grad_norm, lr).map_err(|e| (e, last_done))?;
+        }
+        if let Some(dir) = &cfg.ckpt_dir {
+            let due = cfg.ckpt_interval > 0 && (iter + 1).is_multiple_of(cfg.ckpt_interval);
+            if due || is_last {
+                tr.checkpoint(dir, iter, st.ewma)
+                    .map_err(|e| (e, last_done))?;
+            }
+        }
+        if let Some(r) = reporter {
+            let decision = ctx.control.last_decision();
+            r.update(&Progress {
+                iter,
+                loss: Some(loss),
+                tokens_per_s: st.tokens_per_s,
+                decision: decision.as_deref(),
+            });
+        }
+        // metrics-stream.md §control: finish the current step, then stop cleanly.
+        if ctx.control.stop_requested() {
+            return Ok((EndStatus::StoppedOnFail, last_done));
+        }
+    }
+    Ok((EndStatus::Completed, last_done))
+}
+
+fn emit_sample(
+    tr: &mut Trainer<'_>,
+    ctx: &mut RunContext<'_>,
+    st: &mut LoopState,
+    iter: u64,
+    loss: f64,
+    grad_norm: f64,
+    lr: f64,
+) -> anyhow::Result<()> {
+    let mut line = SampleLine {
+        iter,
+        loss: Some(loss),
+        ewma_loss: st.ewma,
+        grad_norm: Some(grad_norm),
+        lr,
+        injection_active: tr.cfg.injection.as_ref().is_some_and(|i| i.is_active(iter)),
+        val_loss: st.val_loss.take(),
+        ..SampleLine::default()
+    };
+    if tr.cfg.probe {
+        let probe = tr.probe(iter)?;
+        line.metrics = probe.metrics;
+        line.timing.probe_ms = Some(probe.probe_ms);
+        line.timing.metric_ms = Some(probe.metric_ms);
+        st.nonfinite.hidden += probe.nonfinite_hidden;
+    }
+    line.timing.step_ms = st.step_ms_sum / st.steps_since_sample.max(1) as f64;
+    line.nonfinite = std::mem::take(&mut st.nonfinite);
+    st.step_ms_sum = 0.0;
+    st.steps_since_sample = 0;
+    ctx.sink
+        .write_line(&line.to_json())
+        .context("cannot write a sample line to the metrics stream")
+}

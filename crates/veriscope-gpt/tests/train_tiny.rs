@@ -1,0 +1,253 @@
+//! End-to-end checks on a tiny config (about a second each): the loss falls, the same seed
+//! reproduces, stream lines have the protocol's fields, stop on control, checkpoints resume,
+//! and the binary's `--describe` / bad-input behaviour.
+
+use std::path::Path;
+use std::process::Command;
+
+use clap::Parser;
+use serde_json::Value;
+use veriscope_gpt::cli::Args;
+use veriscope_gpt::config::TrainConfig;
+use veriscope_gpt::stream::{ControlState, EndStatus, MetricsSink, SinkTarget};
+use veriscope_gpt::trainer::{Outcome, RunContext, train};
+
+const TINY: &[&str] = &[
+    "--n-layer",
+    "1",
+    "--n-head",
+    "2",
+    "--n-embd",
+    "32",
+    "--block-size",
+    "16",
+    "--batch-size",
+    "8",
+    "--probe-batch",
+    "4",
+    "--metric-interval",
+    "2",
+    "--gate-window",
+    "4",
+    "--gate-warmup",
+    "8",
+    "--eval-interval",
+    "0",
+    "--lr",
+    "3e-3",
+    "--warmup-iters",
+    "5",
+];
+
+fn tiny(extra: &[&str]) -> TrainConfig {
+    let argv = std::iter::once("veriscope-gpt")
+        .chain(TINY.iter().copied())
+        .chain(extra.iter().copied());
+    Args::try_parse_from(argv)
+        .unwrap()
+        .resolve(|_| None)
+        .unwrap()
+}
+
+fn run(cfg: &TrainConfig, out: &Path, control: &ControlState) -> Outcome {
+    let sink = MetricsSink::open(&SinkTarget::Path(out.to_path_buf())).unwrap();
+    train(
+        cfg,
+        RunContext {
+            sink,
+            control,
+            progress: false,
+        },
+    )
+    .unwrap()
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each stream line is JSON"))
+        .collect()
+}
+
+#[test]
+fn loss_falls_and_stream_lines_follow_the_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.jsonl");
+    let cfg = tiny(&[
+        "--max-iters",
+        "40",
+        "--data-corrupt-at",
+        "20",
+        "--data-corrupt-len",
+        "6",
+    ]);
+    let outcome = run(&cfg, &out, &ControlState::default());
+    assert_eq!(outcome.status, EndStatus::Completed);
+    assert_eq!(outcome.last_iter, Some(39));
+    let first = outcome.first_losses[0];
+    let last = outcome.final_loss.unwrap();
+    assert!(last < first - 0.5, "loss should fall: {first} -> {last}");
+
+    let lines = lines(&out);
+    let hello = &lines[0];
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["protocol"], 1);
+    assert_eq!(hello["runner"], "veriscope-gpt");
+    assert_eq!(hello["metric_interval"], 2);
+    assert_eq!(hello["injection"]["kind"], "data_corrupt");
+    assert_eq!(hello["metrics"].as_array().unwrap().len(), 4);
+
+    let samples: Vec<&Value> = lines.iter().filter(|l| l["type"] == "sample").collect();
+    assert_eq!(samples.len(), 20, "one sample every 2 of 40 iterations");
+    let iters: Vec<u64> = samples
+        .iter()
+        .map(|s| s["iter"].as_u64().unwrap())
+        .collect();
+    assert!(iters.windows(2).all(|w| w[1] > w[0]));
+    for s in &samples {
+        for key in ["var_out_k", "eff_dim", "rankme", "cos_disp"] {
+            assert!(s["metrics"][key].is_number(), "{key} at {}: {s}", s["iter"]);
+        }
+        assert!(s["loss"].is_number() && s["ewma_loss"].is_number());
+        assert!(s["grad_norm"].as_f64().unwrap() > 0.0);
+        assert!(s["timing"]["step_ms"].is_number() && s["timing"]["probe_ms"].is_number());
+        let it = s["iter"].as_u64().unwrap();
+        assert_eq!(s["injection_active"], (20..26).contains(&it), "iter {it}");
+    }
+    let end = lines.last().unwrap();
+    assert_eq!(end["type"], "end");
+    assert_eq!(end["status"], "completed");
+    assert_eq!(end["iter"], 39);
+}
+
+#[test]
+fn same_seed_gives_identical_first_losses_and_other_seed_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let control = ControlState::default();
+    let a = run(
+        &tiny(&["--max-iters", "4", "--seed", "5"]),
+        &dir.path().join("a"),
+        &control,
+    );
+    let b = run(
+        &tiny(&["--max-iters", "4", "--seed", "5"]),
+        &dir.path().join("b"),
+        &control,
+    );
+    let c = run(
+        &tiny(&["--max-iters", "4", "--seed", "6"]),
+        &dir.path().join("c"),
+        &control,
+    );
+    assert_eq!(a.first_losses, b.first_losses);
+    assert_ne!(a.first_losses, c.first_losses);
+}
+
+#[test]
+fn stop_action_ends_the_run_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.jsonl");
+    let control = ControlState::default();
+    control.apply_line(r#"{"type":"decision","iter":0,"decision":"fail","action":"stop"}"#);
+    let outcome = run(&tiny(&["--max-iters", "50"]), &out, &control);
+    assert_eq!(outcome.status, EndStatus::StoppedOnFail);
+    assert_eq!(outcome.last_iter, Some(0), "finishes the current step only");
+    let end = lines(&out).pop().unwrap();
+    assert_eq!(end["status"], "stopped_on_fail");
+}
+
+#[test]
+fn resume_continues_from_the_latest_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("ckpt");
+    let ck = ckpt.to_str().unwrap();
+    let control = ControlState::default();
+    // Straight 10 iterations vs 6 + resume to 10: the same final loss.
+    let straight = run(
+        &tiny(&["--max-iters", "10"]),
+        &dir.path().join("s"),
+        &control,
+    );
+    run(
+        &tiny(&["--max-iters", "6", "--ckpt-dir", ck, "--ckpt-interval", "3"]),
+        &dir.path().join("p1"),
+        &control,
+    );
+    assert!(ckpt.join("ckpt_00000005.safetensors").exists());
+    let out2 = dir.path().join("p2");
+    let resumed = run(
+        &tiny(&["--max-iters", "10", "--ckpt-dir", ck, "--resume"]),
+        &out2,
+        &control,
+    );
+    assert_eq!(resumed.last_iter, Some(9));
+    let hello = &lines(&out2)[0];
+    assert_eq!(hello["resumed_from_iter"], 5);
+    let (a, b) = (straight.final_loss.unwrap(), resumed.final_loss.unwrap());
+    assert!((a - b).abs() < 1e-4, "straight {a} vs resumed {b}");
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_veriscope-gpt"))
+}
+
+#[test]
+fn describe_prints_the_cadence_and_exits_zero() {
+    let out = bin().args(["--describe"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["preset"], "cpu_small");
+    assert_eq!(v["gate_cadence"]["metric_interval"], 2);
+    assert_eq!(v["gate_cadence"]["gate_window"], 40);
+    assert_eq!(v["gate_cadence"]["gate_warmup_iters"], 200);
+    assert!(v["expected_gate_checks"].as_u64().unwrap() >= 10);
+    assert!(v["vocab_size"].as_u64().unwrap() > 50);
+
+    let gpu = bin()
+        .args(["--describe", "--preset", "gpu"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&gpu.stdout).unwrap();
+    assert_eq!(v["gate_cadence"]["gate_window"], 100);
+    assert_eq!(v["model"]["n_embd"], 384);
+}
+
+#[test]
+fn bad_input_exits_two_with_a_named_problem() {
+    let out = bin()
+        .args(["--describe", "--preset", "huge"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown preset 'huge'"));
+
+    let out = bin()
+        .args(["--describe", "--gate-window", "41"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("multiple of metric_interval"));
+
+    let out = bin()
+        .args(["--data", "/nonexistent/file.txt", "--max-iters", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file.txt"));
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_without_the_feature_is_refused() {
+    let out = bin()
+        .args(["--device", "cuda", "--max-iters", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`cuda` feature"));
+}

@@ -1,0 +1,654 @@
+//! One capsule, validated and loaded into what every renderer shows.
+//!
+//! Data sources follow cli_contracts A8: identity, preset and times from results.json
+//! (results_summary.json when partial), counts from the summary, exits from the run config and
+//! summary, the window hash recomputed by validation. The displayed final status follows
+//! contract_v1 §Precedence Map (jsonl overlay, then json overlay, else automated).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use veriscope_capsule::load::{
+    self, FIRST_FAIL_MARKER, GOVERNANCE_LOG, MANUAL_JUDGEMENT, MANUAL_JUDGEMENT_LOG, RESULTS,
+    RESULTS_SUMMARY, RUN_CONFIG, WINDOW_SIGNATURE,
+};
+use veriscope_capsule::validate::{ValidateOptions, ValidationReport, validate_capsule};
+
+use crate::error::ReportError;
+use crate::overlay::{ManualOverlay, resolve_overlay};
+use crate::stream::{MetricsStream, ProbeOverhead, injection_of, load_stream, stream_path};
+
+/// Runner log captured by the wrapper (productization §6).
+pub const RUNNER_OUTPUT_LOG: &str = "runner_output.log";
+/// Dependency and platform capture (productization §4A).
+pub const ENVIRONMENT_TXT: &str = "environment.txt";
+
+/// Which validation a reader needs before it trusts a capsule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidationProfile {
+    /// `report`/`inspect`: partial allowed, strict identity, governance optional, an invalid
+    /// journal is shown (not fatal), legacy entries tolerated (cli_contracts A8).
+    Report,
+    /// `diff`/`report --compare`: governance required and strictly valid, legacy refused
+    /// (contract_v1 §Precedence Map "Comparisons", cli_contracts A9).
+    Compare,
+}
+
+impl ValidationProfile {
+    /// The validator switches of this profile.
+    pub fn options(self) -> ValidateOptions {
+        match self {
+            ValidationProfile::Report => ValidateOptions {
+                strict_identity: true,
+                allow_legacy_governance: true,
+                allow_partial: true,
+                ..ValidateOptions::default()
+            },
+            ValidationProfile::Compare => ValidateOptions {
+                strict_governance: true,
+                require_governance: true,
+                strict_identity: true,
+                allow_partial: true,
+                ..ValidateOptions::default()
+            },
+        }
+    }
+}
+
+/// Gate decision counts (results_summary.counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Counts {
+    /// Evaluated gate checks (pass + warn + fail).
+    pub evaluated: u64,
+    /// Neutral checks.
+    pub skip: u64,
+    /// Passing checks.
+    pub pass: u64,
+    /// Warnings.
+    pub warn: u64,
+    /// Failures.
+    pub fail: u64,
+}
+
+impl Counts {
+    /// Every gate check: evaluated + skip.
+    pub fn total(&self) -> u64 {
+        self.evaluated + self.skip
+    }
+
+    fn from_value(v: Option<&Value>) -> Counts {
+        let get = |k: &str| {
+            v.and_then(|c| c.get(k))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
+        Counts {
+            evaluated: get("evaluated"),
+            skip: get("skip"),
+            pass: get("pass"),
+            warn: get("warn"),
+            fail: get("fail"),
+        }
+    }
+}
+
+/// One gate check as the charts and timelines need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatePoint {
+    /// Iteration of the check.
+    pub iter: u64,
+    /// `pass` | `warn` | `fail` | `skip`.
+    pub decision: String,
+    /// `audit.evaluated`.
+    pub evaluated: bool,
+    /// `audit.worst_DW`.
+    pub worst_dw: Option<f64>,
+    /// `audit.eps_eff`.
+    pub eps_eff: Option<f64>,
+    /// `audit.reason`.
+    pub reason: String,
+    /// `audit.per_metric_tv`, in key order.
+    pub per_metric_tv: Vec<(String, f64)>,
+}
+
+/// The journal as the Governance section shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct GovernanceView {
+    /// governance_log.jsonl exists.
+    pub present: bool,
+    /// The chain verifies (legacy entries tolerated for display, cli_contracts A6.4).
+    pub valid: bool,
+    /// Last accepted rev.
+    pub last_rev: Option<i64>,
+    /// Last effective entry hash.
+    pub last_hash: Option<String>,
+    /// Some entry lacks `entry_hash`.
+    pub legacy_missing_hash: bool,
+    /// Accepted entries per event.
+    pub event_counts: BTreeMap<String, u64>,
+    /// Number of reader warnings.
+    pub warnings: usize,
+    /// The invalidating warnings.
+    pub errors: Vec<String>,
+}
+
+/// Distributed execution metadata from `run_started_v1.payload.distributed`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct DistributedInfo {
+    /// `distributed_mode` (`unknown` when absent).
+    pub mode: String,
+    /// `world_size_observed`.
+    pub world_size: Option<u64>,
+    /// `backend` or legacy `ddp_backend` (`unknown` when absent).
+    pub backend: String,
+}
+
+impl DistributedInfo {
+    /// Whether more than one process took part (worth a banner).
+    pub fn is_distributed(&self) -> bool {
+        self.world_size.is_some_and(|n| n > 1)
+            || (self.mode != "single_process" && self.mode != "unknown")
+    }
+
+    /// `(mode, world size, backend)` as compared by diff (cli_contracts A9).
+    pub fn key(&self) -> (String, String, String) {
+        let ws = self
+            .world_size
+            .map_or_else(|| "unknown".to_owned(), |n| n.to_string());
+        (self.mode.clone(), ws, self.backend.clone())
+    }
+}
+
+/// The recorded pathology injection (`run_config_resolved.json` runner.hello.injection).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct Injection {
+    /// Kind, e.g. `data_corrupt`.
+    pub kind: Option<String>,
+    /// Onset iteration.
+    pub at: u64,
+    /// Length in iterations, when recorded.
+    pub len: Option<u64>,
+}
+
+/// Wall-clock overhead from the run config's timing fields (productization §0 acceptance).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct Overhead {
+    /// Wall seconds of the run under Veriscope.
+    pub veriscope_wall_s: f64,
+    /// Wall seconds of the runner alone.
+    pub runner_wall_s: f64,
+}
+
+impl Overhead {
+    /// Extra fraction: veriscope / runner - 1 (0.031 = 3.1%).
+    pub fn fraction(&self) -> f64 {
+        self.veriscope_wall_s / self.runner_wall_s - 1.0
+    }
+}
+
+/// One artifact row of the Artifacts section.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct ArtifactRow {
+    /// What it is, for people.
+    pub label: String,
+    /// Path relative to OUTDIR.
+    pub path: String,
+    /// It exists.
+    pub present: bool,
+}
+
+/// Everything a renderer shows about one capsule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapsuleView {
+    /// OUTDIR as given on the command line.
+    pub outdir: String,
+    /// `run_id`.
+    pub run_id: String,
+    /// `schema_version` as recorded.
+    pub schema_version: Value,
+    /// `run_status`.
+    pub run_status: String,
+    /// Automated `final_decision`.
+    pub final_decision: String,
+    /// The manual overlay, when one applies.
+    pub overlay: Option<ManualOverlay>,
+    /// Warnings met while resolving the overlay.
+    pub overlay_warnings: Vec<String>,
+    /// `wrapper_exit_code` from the run config (raw).
+    pub wrapper_exit_code: Option<Value>,
+    /// `runner_exit_code` from the summary (raw).
+    pub runner_exit_code: Option<Value>,
+    /// `profile.gate_preset`.
+    pub gate_preset: String,
+    /// `started_ts_utc` for display.
+    pub started: String,
+    /// `ended_ts_utc` for display (empty when null).
+    pub ended: String,
+    /// Recomputed window-signature hash.
+    pub window_hash: String,
+    /// `results_summary.window_signature_ref.hash` as recorded (comparability uses it).
+    pub window_ref_hash: Option<String>,
+    /// Partial capsule (interrupted run).
+    pub partial: bool,
+    /// Summary counts.
+    pub counts: Counts,
+    /// `first_fail_iter`.
+    pub first_fail_iter: Option<u64>,
+    /// Gate checks from results.json, in file order.
+    pub gates: Vec<GatePoint>,
+    /// Metric samples from results.json `metrics` (name → (iter, value)), iter order.
+    pub metrics: BTreeMap<String, Vec<(u64, f64)>>,
+    /// Governance summary.
+    pub governance: GovernanceView,
+    /// Artifact rows (relative paths).
+    pub artifacts: Vec<ArtifactRow>,
+    /// Distributed metadata, when recorded.
+    pub distributed: Option<DistributedInfo>,
+    /// `gate_window`, when known.
+    pub gate_window: Option<u64>,
+    /// `gate_warmup_iters`, when known.
+    pub gate_warmup_iters: Option<u64>,
+    /// Recorded injection.
+    pub injection: Option<Injection>,
+    /// Timing-based overhead, when recorded.
+    pub overhead: Option<Overhead>,
+    /// The capsule's metrics stream copy (`metrics.jsonl`), when present.
+    pub stream: Option<MetricsStream>,
+    /// `(type, message)` of a run-config error capsule.
+    pub error_capsule: Option<(String, String)>,
+    /// Non-fatal validation warnings (for `inspect`).
+    pub validation_warnings: Vec<String>,
+    /// The full counts object (extras included) for diff's `counts_differs`.
+    pub raw_counts: Value,
+}
+
+impl CapsuleView {
+    /// Probe + metric overhead from the stream's timing fields, when recorded.
+    pub fn probe_overhead(&self) -> Option<ProbeOverhead> {
+        self.stream.as_ref().and_then(|s| s.overhead)
+    }
+
+    /// Displayed final status: the overlay if present, else the automated decision.
+    pub fn effective_decision(&self) -> &str {
+        self.overlay
+            .as_ref()
+            .map_or(self.final_decision.as_str(), |o| o.status.as_str())
+    }
+
+    /// `manual` or `automated`.
+    pub fn decision_source(&self) -> &'static str {
+        if self.overlay.is_some() {
+            "manual"
+        } else {
+            "automated"
+        }
+    }
+
+    /// Text shown as Final Status: `MANUAL PASS` / `MANUAL FAIL` or the automated decision upper-cased.
+    pub fn final_status_label(&self) -> String {
+        match &self.overlay {
+            Some(o) => format!("MANUAL {}", o.status.to_uppercase()),
+            None => self.final_decision.to_uppercase(),
+        }
+    }
+
+    /// Iteration of the first evaluated gate.
+    pub fn first_evaluated_step(&self) -> Option<u64> {
+        self.gates
+            .iter()
+            .filter(|g| g.evaluated)
+            .map(|g| g.iter)
+            .min()
+    }
+
+    /// Evaluated gates / all gates (None when partial or no gates).
+    pub fn evaluated_fraction(&self) -> Option<f64> {
+        if self.partial || self.gates.is_empty() {
+            return None;
+        }
+        Some(self.gates.iter().filter(|g| g.evaluated).count() as f64 / self.gates.len() as f64)
+    }
+
+    /// Post-warmup false-alarm figures `(alarms, evaluated)`: warn+fail over evaluated gates with
+    /// iter >= gate_warmup_iters (productization §0 "Post-warmup definition").
+    pub fn far_counts(&self) -> Option<(u64, u64)> {
+        let warmup = self
+            .gate_warmup_iters
+            .or_else(|| self.first_evaluated_step())?;
+        let post: Vec<&GatePoint> = self
+            .gates
+            .iter()
+            .filter(|g| g.evaluated && g.iter >= warmup)
+            .collect();
+        if post.is_empty() {
+            return None;
+        }
+        let alarms = post
+            .iter()
+            .filter(|g| g.decision == "warn" || g.decision == "fail")
+            .count() as u64;
+        Some((alarms, post.len() as u64))
+    }
+
+    /// Detection after a recorded injection: `(onset t0, first warn/fail iter, first fail iter)`,
+    /// measured from max(onset, warmup) (cli_contracts A12).
+    pub fn detection(&self) -> Option<(u64, Option<u64>, Option<u64>)> {
+        let inj = self.injection.as_ref()?;
+        let t0 = inj.at.max(self.gate_warmup_iters.unwrap_or(0));
+        let after = |pred: &dyn Fn(&str) -> bool| {
+            self.gates
+                .iter()
+                .filter(|g| g.evaluated && g.iter >= t0 && pred(&g.decision))
+                .map(|g| g.iter)
+                .min()
+        };
+        Some((
+            t0,
+            after(&|d| d == "warn" || d == "fail"),
+            after(&|d| d == "fail"),
+        ))
+    }
+}
+
+/// Validates `outdir` with `profile` and loads its view. `display_outdir` is the OUTDIR text
+/// as the user typed it (shown in headers).
+pub fn load_view(outdir: &Path, profile: ValidationProfile) -> Result<CapsuleView, ReportError> {
+    if !outdir.is_dir() {
+        return Err(ReportError::CannotReport(format!(
+            "OUTDIR not found or not a directory: {}",
+            outdir.display()
+        )));
+    }
+    let report = validate_capsule(outdir, &profile.options());
+    if !report.is_valid() {
+        return Err(ReportError::CannotReport(report.message.clone()));
+    }
+    view_from_report(outdir, &report)
+}
+
+/// [`load_view`] for several capsules, one thread each (diff and compare read two or more
+/// large capsules; validation and parsing dominate and are independent). Results keep order.
+pub fn load_views<P: AsRef<Path> + Sync>(
+    dirs: &[P],
+    profile: ValidationProfile,
+) -> Vec<Result<CapsuleView, ReportError>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = dirs
+            .iter()
+            .map(|d| scope.spawn(move || load_view(d.as_ref(), profile)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ReportError::CannotReport(
+                        "capsule loader panicked".to_owned(),
+                    ))
+                })
+            })
+            .collect()
+    })
+}
+
+/// Builds the view of a capsule that was already validated (`report` must be valid); lets a
+/// caller that ran `validate_capsule` itself avoid validating twice.
+pub fn view_from_report(
+    outdir: &Path,
+    report: &ValidationReport,
+) -> Result<CapsuleView, ReportError> {
+    let capsule =
+        load::load_capsule(outdir).map_err(|e| ReportError::CannotReport(e.to_string()))?;
+    let summary = capsule.summary.clone().unwrap_or_default();
+    let partial = capsule.is_partial();
+    let header = capsule.results.as_ref().unwrap_or(&summary);
+    let text = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let run_id = text(header, "run_id");
+    let resolution = resolve_overlay(outdir, &run_id);
+    let run_config = capsule.run_config.clone().unwrap_or_default();
+    let gate_controls = capsule
+        .window_signature
+        .as_ref()
+        .and_then(|w| w.get("gate_controls"));
+    let control = |k: &str| {
+        gate_controls
+            .and_then(|c| c.get(k))
+            .or_else(|| run_config.get("resolved_gate_cfg").and_then(|c| c.get(k)))
+            .and_then(Value::as_u64)
+    };
+    let first_fail_iter = summary.get("first_fail_iter").and_then(Value::as_u64);
+    let stream = load_stream(outdir, &stream_path(capsule.results.as_ref()));
+    Ok(CapsuleView {
+        outdir: outdir.display().to_string(),
+        schema_version: header.get("schema_version").cloned().unwrap_or(Value::Null),
+        run_status: text(header, "run_status"),
+        final_decision: text(&summary, "final_decision"),
+        overlay: resolution.overlay,
+        overlay_warnings: resolution.warnings,
+        wrapper_exit_code: run_config.get("wrapper_exit_code").cloned(),
+        runner_exit_code: summary.get("runner_exit_code").cloned(),
+        gate_preset: header
+            .pointer("/profile/gate_preset")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        started: display_ts(header.get("started_ts_utc")),
+        ended: display_ts(header.get("ended_ts_utc")),
+        window_hash: report.window_signature_hash.clone().unwrap_or_default(),
+        window_ref_hash: header
+            .pointer("/window_signature_ref/hash")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        partial,
+        counts: Counts::from_value(summary.get("counts")),
+        raw_counts: summary.get("counts").cloned().unwrap_or(Value::Null),
+        first_fail_iter,
+        gates: capsule
+            .results
+            .as_ref()
+            .map(gate_points)
+            .unwrap_or_default(),
+        metrics: capsule
+            .results
+            .as_ref()
+            .map(metric_series)
+            .unwrap_or_default(),
+        governance: governance_view(report, capsule.has_governance_log),
+        artifacts: artifact_rows(outdir),
+        distributed: distributed_info(outdir),
+        gate_window: control("gate_window"),
+        gate_warmup_iters: control("gate_warmup_iters").or_else(|| control("gate_warmup")),
+        injection: stream
+            .as_ref()
+            .and_then(|s| s.injection.clone())
+            .or_else(|| injection(&run_config)),
+        overhead: overhead(&run_config),
+        stream,
+        error_capsule: error_capsule(&run_config),
+        validation_warnings: report.warnings().map(|f| f.message.clone()).collect(),
+        run_id,
+    })
+}
+
+/// ISO text as the original prints it: `+00:00` shown as `Z` (cli_contracts A8).
+fn display_ts(v: Option<&Value>) -> String {
+    match v.and_then(Value::as_str) {
+        Some(s) => s
+            .strip_suffix("+00:00")
+            .map_or_else(|| s.to_owned(), |head| format!("{head}Z")),
+        None => String::new(),
+    }
+}
+
+fn f64_of(v: Option<&Value>) -> Option<f64> {
+    v.and_then(Value::as_f64).filter(|x| x.is_finite())
+}
+
+fn gate_points(results: &Value) -> Vec<GatePoint> {
+    let Some(gates) = results.get("gates").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    gates
+        .iter()
+        .filter_map(|g| {
+            let audit = g.get("audit").and_then(Value::as_object);
+            let a = |k: &str| audit.and_then(|m| m.get(k));
+            Some(GatePoint {
+                iter: g.get("iter")?.as_u64()?,
+                decision: g.get("decision")?.as_str()?.to_owned(),
+                evaluated: a("evaluated").and_then(Value::as_bool).unwrap_or(false),
+                worst_dw: f64_of(a("worst_DW")),
+                eps_eff: f64_of(a("eps_eff")),
+                reason: a("reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                per_metric_tv: a("per_metric_tv")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| Some((k.clone(), f64_of(Some(v))?)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+fn metric_series(results: &Value) -> BTreeMap<String, Vec<(u64, f64)>> {
+    let mut out: BTreeMap<String, Vec<(u64, f64)>> = BTreeMap::new();
+    for rec in results
+        .get("metrics")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(name), Some(iter), Some(value)) = (
+            rec.get("name").and_then(Value::as_str),
+            rec.get("iter").and_then(Value::as_u64),
+            f64_of(rec.get("value")),
+        ) else {
+            continue;
+        };
+        out.entry(name.to_owned()).or_default().push((iter, value));
+    }
+    for series in out.values_mut() {
+        series.sort_by_key(|p| p.0);
+    }
+    out
+}
+
+fn governance_view(report: &ValidationReport, present: bool) -> GovernanceView {
+    let Some(log) = report.governance.as_ref().filter(|_| present) else {
+        return GovernanceView {
+            present,
+            ..GovernanceView::default()
+        };
+    };
+    GovernanceView {
+        present,
+        valid: log.is_valid(),
+        last_rev: log.last_rev,
+        last_hash: log.last_hash.clone(),
+        legacy_missing_hash: log.legacy_missing_hash,
+        event_counts: log.event_counts.clone(),
+        warnings: log.warnings.len(),
+        errors: log.errors.clone(),
+    }
+}
+
+/// Known artifacts with their labels (productization Appendix A), in display order.
+pub const ARTIFACTS: [(&str, &str); 10] = [
+    ("Provenance", RUN_CONFIG),
+    ("Window signature", WINDOW_SIGNATURE),
+    ("Detailed results", RESULTS),
+    ("Summary", RESULTS_SUMMARY),
+    ("First-fail marker", FIRST_FAIL_MARKER),
+    ("Manual judgement", MANUAL_JUDGEMENT),
+    ("Manual judgement log", MANUAL_JUDGEMENT_LOG),
+    ("Governance log", GOVERNANCE_LOG),
+    ("Dependencies", ENVIRONMENT_TXT),
+    ("Runner logs", RUNNER_OUTPUT_LOG),
+];
+
+fn artifact_rows(outdir: &Path) -> Vec<ArtifactRow> {
+    ARTIFACTS
+        .iter()
+        .map(|(label, name)| ArtifactRow {
+            label: (*label).to_owned(),
+            path: (*name).to_owned(),
+            present: outdir.join(name).is_file(),
+        })
+        .collect()
+}
+
+/// The last `run_started_v1.payload.distributed` in the journal (raw scan, read-only).
+fn distributed_info(outdir: &Path) -> Option<DistributedInfo> {
+    let text = std::fs::read_to_string(outdir.join(GOVERNANCE_LOG)).ok()?;
+    let mut found = None;
+    for line in text.lines().filter(|l| l.contains("run_started_v1")) {
+        let Ok(Value::Object(entry)) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let event = entry
+            .get("event")
+            .or_else(|| entry.get("event_type"))
+            .and_then(Value::as_str);
+        if event != Some("run_started_v1") {
+            continue;
+        }
+        if let Some(Value::Object(d)) = entry.get("payload").and_then(|p| p.get("distributed")) {
+            found = Some(distributed_from(d));
+        }
+    }
+    found
+}
+
+fn distributed_from(d: &Map<String, Value>) -> DistributedInfo {
+    let s = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_owned);
+    DistributedInfo {
+        mode: s("distributed_mode").unwrap_or_else(|| "unknown".to_owned()),
+        world_size: d.get("world_size_observed").and_then(Value::as_u64),
+        backend: s("backend")
+            .or_else(|| s("ddp_backend"))
+            .unwrap_or_else(|| "unknown".to_owned()),
+    }
+}
+
+fn injection(run_config: &Value) -> Option<Injection> {
+    let inj = run_config
+        .pointer("/runner/hello/injection")
+        .or_else(|| run_config.pointer("/runner/injection"))?;
+    injection_of(inj)
+}
+
+fn overhead(run_config: &Value) -> Option<Overhead> {
+    let timing = run_config.get("timing")?;
+    let veriscope_wall_s = f64_of(timing.get("veriscope_wall_s"))?;
+    let runner_wall_s = f64_of(timing.get("runner_wall_s")).filter(|x| *x > 0.0)?;
+    Some(Overhead {
+        veriscope_wall_s,
+        runner_wall_s,
+    })
+}
+
+fn error_capsule(run_config: &Value) -> Option<(String, String)> {
+    let err = run_config.get("error")?.as_object()?;
+    let s = |k: &str, dflt: &str| {
+        err.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(dflt)
+            .to_owned()
+    };
+    Some((
+        s("type", "UnknownError"),
+        s("message", "No message provided"),
+    ))
+}

@@ -1,0 +1,339 @@
+"""``python -m veriscope.hf_train``: a real transformers causal-LM run gated by Veriscope.
+
+Owns: the runner that ``veriscope run hf`` launches. It trains a small GPT-2 built from a
+config (no hub download: the weights start random and the tokenizer is byte-level,
+built here) on a local text file (default: the public-domain corpus shipped in
+``veriscope/data``) with ``transformers.Trainer`` plus :class:`veriscope.hf.VeriscopeCallback`,
+so the metrics stream reaches the wrapper. It can inject the reference pathology
+(``--data_corrupt_*``: tokens permuted in a window of steps, algorithm.md §1) so a run
+has something for the gate to find.
+
+The wrapper calls it as ``[--force] --gate_preset X --run_id R --outdir O <user args>``
+(cli_contracts.md A14) with ``VERISCOPE_*`` set; standalone, ``--metrics_path FILE``
+writes the same stream to a file.
+
+Exit codes: 0 when training completed or stopped on a gate ``stop``; 1 when training
+raised (the stream then ends with ``status: error``); 2 on bad arguments or data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+import numpy as np
+
+RUNNER_NAME = "veriscope.hf_train"
+DEFAULT_CORPUS = "corpus.txt"
+EXIT_OK, EXIT_TRAINING_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class ByteTokenizer:
+    """Byte-level tokenizer: token = UTF-8 byte (vocab 256). Built locally, nothing to load."""
+
+    vocab_size = 256
+
+    def encode(self, text: str) -> np.ndarray:
+        return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return bytes(int(i) for i in ids).decode("utf-8", errors="replace")
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m veriscope.hf_train", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--outdir",
+        default=os.environ.get("VERISCOPE_OUTDIR", "out/hf_train"),
+        help="capsule directory (owned by the wrapper; the runner writes nothing there)",
+    )
+    p.add_argument("--run_id", default=os.environ.get("VERISCOPE_RUN_ID"), help="run id assigned by the wrapper")
+    p.add_argument(
+        "--gate_preset",
+        "--gate-preset",
+        default=os.environ.get("VERISCOPE_GATE_PRESET", "tuned_v0"),
+        help="gate preset in force (recorded; the gate runs in the wrapper)",
+    )
+    p.add_argument("--force", action="store_true", help="accepted for wrapper compatibility; no effect here")
+    p.add_argument("--data", default=None, help="UTF-8 text file to train on (default: the shipped corpus)")
+    p.add_argument("--max_steps", type=int, default=60)
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--block_size", type=int, default=64)
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--n_layer", type=int, default=2)
+    p.add_argument("--n_embd", type=int, default=64)
+    p.add_argument("--n_head", type=int, default=4)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--warmup_steps", type=int, default=10)
+    p.add_argument(
+        "--metric_interval",
+        type=int,
+        default=None,
+        help="steps between snapshots (default $VERISCOPE_METRIC_INTERVAL or 5)",
+    )
+    p.add_argument("--probe_batch_size", type=int, default=8, help="sequences in the fixed probe batch")
+    p.add_argument("--log_every", type=int, default=10, help="print a progress line every N steps")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument(
+        "--metrics_path", default=None, help="write the metrics stream to this file when not run under `veriscope run`"
+    )
+    p.add_argument("--data_corrupt_at", type=int, default=-1, help="first corrupted step (-1: none)")
+    p.add_argument("--data_corrupt_len", type=int, default=0, help="number of corrupted steps")
+    p.add_argument("--data_corrupt_frac", type=float, default=0.15, help="fraction of tokens permuted")
+    args = p.parse_args(argv)
+    _check_args(p, args)
+    return args
+
+
+def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    for name in (
+        "max_steps",
+        "block_size",
+        "batch_size",
+        "n_layer",
+        "n_embd",
+        "n_head",
+        "probe_batch_size",
+        "log_every",
+    ):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.n_embd % args.n_head:
+        p.error(f"--n_embd ({args.n_embd}) must be divisible by --n_head ({args.n_head})")
+    if not 0.0 <= args.data_corrupt_frac <= 1.0:
+        p.error(f"--data_corrupt_frac must be in [0, 1], got {args.data_corrupt_frac}")
+    if args.metric_interval is not None and args.metric_interval < 1:
+        p.error(f"--metric_interval must be >= 1, got {args.metric_interval}")
+
+
+def load_text(path: Optional[str]) -> str:
+    """The training text: ``path`` or the corpus shipped with the package."""
+    if path is None:
+        return resources.files("veriscope").joinpath("data", DEFAULT_CORPUS).read_text(encoding="utf-8")
+    return Path(path).read_text(encoding="utf-8")
+
+
+class Corruption:
+    """The reference ``data_corrupt`` pathology: during steps ``[at, at+len)`` a fraction
+    ``frac`` of each sequence's positions have their tokens permuted among themselves."""
+
+    def __init__(self, at: int, length: int, frac: float) -> None:
+        self.at, self.length, self.frac = at, length, frac
+
+    @property
+    def enabled(self) -> bool:
+        return self.at >= 0 and self.length > 0 and self.frac > 0
+
+    def active(self, step: int) -> bool:
+        return self.enabled and self.at <= step < self.at + self.length
+
+    def apply(self, block: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        count = int(round(self.frac * block.shape[0]))
+        if count < 2:
+            return block
+        positions = rng.choice(block.shape[0], size=count, replace=False)
+        block = block.copy()
+        block[positions] = block[rng.permutation(positions)]
+        return block
+
+    def describe(self) -> Optional[Dict[str, Any]]:
+        if not self.enabled:
+            return None
+        return {"kind": "data_corrupt", "at": self.at, "len": self.length, "frac": self.frac, "mode": "permute"}
+
+
+def make_dataset(train_ids: np.ndarray, block_size: int, batch_size: int, seed: int, corruption: Corruption):
+    """An endless ``IterableDataset`` of random ``block_size`` windows; item ``k`` belongs to
+    step ``k // batch_size`` (single process, no accumulation), which places corruption."""
+    import torch
+
+    class RandomBlocks(torch.utils.data.IterableDataset):
+        def __iter__(self) -> Iterator[Dict[str, Any]]:
+            rng = np.random.default_rng(seed)
+            high = len(train_ids) - block_size
+            k = 0
+            while True:
+                start = int(rng.integers(0, high + 1))
+                block = train_ids[start : start + block_size]
+                if corruption.active(k // batch_size):
+                    block = corruption.apply(block, rng)
+                ids = torch.from_numpy(np.ascontiguousarray(block))
+                yield {"input_ids": ids, "labels": ids.clone()}
+                k += 1
+
+    return RandomBlocks()
+
+
+def probe_batch(heldout_ids: np.ndarray, block_size: int, size: int) -> Any:
+    """The fixed probe batch: ``size`` evenly spaced windows of the held-out tail."""
+    import torch
+
+    starts = np.linspace(0, len(heldout_ids) - block_size, size).astype(np.int64)
+    rows = np.stack([heldout_ids[s : s + block_size] for s in starts])
+    return {"input_ids": torch.from_numpy(rows)}
+
+
+def split_ids(ids: np.ndarray, block_size: int, probe_size: int) -> "tuple[np.ndarray, np.ndarray]":
+    """Train on the first 90 %, probe on the last 10 % (at least one block)."""
+    heldout = max(len(ids) // 10, block_size + probe_size)
+    if len(ids) - heldout < 2 * block_size:
+        raise ValueError(
+            f"training text has {len(ids)} bytes; need at least {heldout + 2 * block_size} "
+            f"for --block_size {block_size}"
+        )
+    return ids[:-heldout], ids[-heldout:]
+
+
+def build_model(args: argparse.Namespace, vocab_size: int) -> Any:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(
+        vocab_size=vocab_size,
+        n_positions=args.block_size,
+        n_embd=args.n_embd,
+        n_layer=args.n_layer,
+        n_head=args.n_head,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    model = GPT2LMHeadModel(config)
+    model.loss_type = "ForCausalLM"  # what transformers falls back to anyway, minus its warning
+    return model
+
+
+def progress_callback(veriscope_cb: Any, max_steps: int, every: int) -> Any:
+    """Prints ``[hf_train] step i/N loss ... ewma ...`` every ``every`` steps."""
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def __init__(self) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            step = state.global_step
+            if step % every == 0 or step == max_steps or control.should_training_stop:
+                mon = veriscope_cb.monitor
+                loss = veriscope_cb.last_loss
+                ewma = mon.ewma.value
+                print(
+                    f"[hf_train] step {step}/{max_steps} loss {_fmt(loss)} ewma_loss {_fmt(ewma)} "
+                    f"samples {len(mon.history)} elapsed {time.perf_counter() - self.t0:.1f}s",
+                    flush=True,
+                )
+
+    return Progress()
+
+
+def _fmt(x: Optional[float]) -> str:
+    return "null" if x is None else (f"{x:.4f}" if math.isfinite(x) else str(x))
+
+
+def _training_args(args: argparse.Namespace, scratch: str, use_cpu: bool) -> Any:
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=scratch,
+        max_steps=args.max_steps,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_steps=args.warmup_steps,
+        lr_scheduler_type="cosine",
+        weight_decay=0.1,
+        adam_beta2=0.95,
+        max_grad_norm=1.0,
+        seed=args.seed,
+        data_seed=args.seed,
+        use_cpu=use_cpu,
+        report_to="none",
+        disable_tqdm=True,
+        save_strategy="no",
+        eval_strategy="no",
+        logging_strategy="no",
+        dataloader_num_workers=0,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from transformers import Trainer, set_seed
+
+    from .hf import VeriscopeCallback
+    from .stream import MetricsStream, StreamError
+    from .torch_loop import Monitor
+
+    use_cpu = args.device == "cpu" or (args.device == "auto" and not torch.cuda.is_available())
+    if use_cpu:
+        torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    set_seed(args.seed)
+    tokenizer = ByteTokenizer()
+    try:
+        ids = tokenizer.encode(load_text(args.data))
+        train_ids, heldout_ids = split_ids(ids, args.block_size, args.probe_batch_size)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"[hf_train] error: cannot use training data: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    corruption = Corruption(args.data_corrupt_at, args.data_corrupt_len, args.data_corrupt_frac)
+
+    try:
+        monitor = Monitor.from_env(runner=RUNNER_NAME, metric_interval=args.metric_interval)
+        if monitor.stream is None and args.metrics_path:
+            monitor.stream = MetricsStream(path=args.metrics_path)
+    except (StreamError, ValueError, OSError) as exc:
+        print(f"[hf_train] error: cannot open the metrics stream: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    callback = VeriscopeCallback(
+        probe_batch(heldout_ids, args.block_size, args.probe_batch_size),
+        monitor=monitor,
+        hello_extra={"injection": corruption.describe(), "run_id": args.run_id, "gate_preset": args.gate_preset},
+        sample_extra=lambda it: {"injection_active": corruption.active(it)} if corruption.enabled else {},
+    )
+    model = build_model(args, tokenizer.vocab_size)
+    print(
+        f"[hf_train] run_id={args.run_id} outdir={args.outdir} device={'cpu' if use_cpu else 'cuda'} "
+        f"params={sum(p.numel() for p in model.parameters())} train_bytes={len(train_ids)} "
+        f"metric_interval={monitor.metric_interval} stream={monitor.stream.target if monitor.stream else 'none'}",
+        flush=True,
+    )
+    scratch = tempfile.mkdtemp(prefix="veriscope_hf_train_")
+    try:
+        trainer = Trainer(
+            model=model,
+            args=_training_args(args, scratch, use_cpu),
+            train_dataset=make_dataset(train_ids, args.block_size, args.batch_size, args.seed, corruption),
+            callbacks=[callback],
+        )
+        trainer.add_callback(progress_callback(callback, args.max_steps, args.log_every))
+        trainer.train()
+    except Exception as exc:  # the stream must say why it ends; then fail the process
+        monitor.finish(status="error", reason=f"{type(exc).__name__}: {exc}"[:400])
+        print(f"[hf_train] error: training failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_TRAINING_ERROR
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if monitor.stream is not None:
+            monitor.stream.close()
+    print(
+        f"[hf_train] done: status={monitor.status} samples={len(monitor.history)} "
+        f"final_loss={_fmt(callback.last_loss)}",
+        flush=True,
+    )
+    return EXIT_OK
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
