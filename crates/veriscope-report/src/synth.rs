@@ -215,7 +215,10 @@ fn write_stream(
         text.push('\n');
     }
     write_text_atomic(&dir.join("metrics.jsonl"), &text)?;
-    Ok((lines.len(), veriscope_canon::sha256_hex_bytes(text.as_bytes())))
+    Ok((
+        lines.len(),
+        veriscope_canon::sha256_hex_bytes(text.as_bytes()),
+    ))
 }
 
 fn metrics(spec: &CapsuleSpec) -> Value {

@@ -416,7 +416,7 @@ fn charts(view: &CapsuleView, h: &mut String) {
         }
         None => tv_charts(view, &gates, h, (x_min, x_max), band),
     }
-    let (loss, ewma): (Vec<(u64, f64)>, Vec<(u64, f64)>) = match &view.stream {
+    let (loss, ewma): (Samples, Samples) = match &view.stream {
         Some(s) if !s.loss.is_empty() || !s.ewma_loss.is_empty() => {
             (s.loss.clone(), s.ewma_loss.clone())
         }
@@ -446,6 +446,9 @@ fn charts(view: &CapsuleView, h: &mut String) {
         chart(h, "loss", &series, &[], (x_min, x_max), band);
     }
 }
+
+/// `(iter, value)` points of one series.
+type Samples = Vec<(u64, f64)>;
 
 /// Fallback without a metrics stream: each metric's per-metric TV from the gate audits
 /// (or results.json `metrics` samples when a legacy capsule has them).
@@ -705,5 +708,9 @@ fn tick_label(v: f64) -> String {
     }
     let s = format!("{v:.4}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".to_owned() } else { s.to_owned() }
+    if s == "-0" {
+        "0".to_owned()
+    } else {
+        s.to_owned()
+    }
 }
