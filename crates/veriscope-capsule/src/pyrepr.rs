@@ -6,33 +6,9 @@
 
 use serde_json::Value;
 
-/// Python `repr(s)` of a string: single quotes unless the text holds `'` and no `"`.
+/// Python `repr(s)` of a string (single source: `veriscope_contracts::python_str_repr`).
 pub fn repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
+    veriscope_contracts::python_str_repr(s)
 }
 
 /// Python `repr()` of a parsed JSON value (`None`, `True`, `1.0`, `['a']`, `{'k': 1}`).
