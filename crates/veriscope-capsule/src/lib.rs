@@ -3,12 +3,11 @@
 //! Owns: crash-safe writes ([`atomic`]), the hash-chained governance journal
 //! ([`governance`]: append under an exclusive lock, verify with the contract's per-line
 //! tokens), loading a capsule with clear read errors ([`load`]), validation of every
-//! contract invariant into findings-as-data ([`validate`]), and the comparability predicate
-//! ([`comparability`]). It must not render reports, spawn processes, read the environment or
-//! the clock: timestamps and paths come in as parameters.
+//! contract invariant into findings-as-data ([`validate`]). `Comparable(A,B)` lives with the
+//! diff and compare views in `veriscope_report::compare`. It must not render reports, spawn
+//! processes, read the environment or the clock: timestamps and paths come in as parameters.
 
 pub mod atomic;
-pub mod comparability;
 pub mod fixture;
 pub mod governance;
 mod isotime;
