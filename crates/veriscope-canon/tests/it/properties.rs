@@ -17,7 +17,7 @@ fn float() -> impl Strategy<Value = Value> {
             1e-5,
             5e-324,
             1e-4,
-            9.999999999999999e15
+            9_007_199_254_740_992.0,
         ]),
     ]
     .prop_map(veriscope_canon::float_value)
