@@ -20,7 +20,7 @@ mod timestamp;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub use float::python_float_repr;
+pub use float::{python_float_repr, write_python_float_repr};
 pub use timestamp::is_valid_utc_z_timestamp;
 
 /// Why a value has no canonical form.
@@ -54,6 +54,14 @@ pub fn canonical_bytes(v: &Value) -> Result<Vec<u8>, CanonError> {
 /// Lowercase hex SHA-256 of the canonical bytes of `v`.
 pub fn sha256_hex(v: &Value) -> Result<String, CanonError> {
     Ok(sha256_hex_bytes(&canonical_bytes(v)?))
+}
+
+/// Lowercase hex SHA-256 of the canonical bytes of the object `map` (no clone into a
+/// `Value`; the governance reader hashes every journal entry this way).
+pub fn sha256_hex_object(map: &serde_json::Map<String, Value>) -> Result<String, CanonError> {
+    let mut out = String::with_capacity(512);
+    render::write_compact_object(&mut out, map)?;
+    Ok(sha256_hex_bytes(out.as_bytes()))
 }
 
 /// Lowercase hex SHA-256 of raw bytes.

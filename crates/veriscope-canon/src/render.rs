@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Number, Value};
 
 use crate::CanonError;
-use crate::float::python_float_repr;
+use crate::float::write_python_float_repr;
 
 /// Appends the canonical (compact, sorted, non-ASCII raw) text of `v` to `out`.
 pub(crate) fn write_compact(out: &mut String, v: &Value) -> Result<(), CanonError> {
@@ -24,19 +24,26 @@ pub(crate) fn write_compact(out: &mut String, v: &Value) -> Result<(), CanonErro
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in sorted_entries(map).into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, key, false);
-                out.push(':');
-                write_compact(out, item)?;
-            }
-            out.push('}');
-        }
+        Value::Object(map) => write_compact_object(out, map)?,
     }
+    Ok(())
+}
+
+/// Appends the canonical text of a JSON object given as its map.
+pub(crate) fn write_compact_object(
+    out: &mut String,
+    map: &Map<String, Value>,
+) -> Result<(), CanonError> {
+    out.push('{');
+    for (i, (key, item)) in sorted_entries(map).into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(out, key, false);
+        out.push(':');
+        write_compact(out, item)?;
+    }
+    out.push('}');
     Ok(())
 }
 
@@ -84,9 +91,17 @@ fn newline_indent(out: &mut String, depth: usize) {
 
 /// Entries sorted by key code point. UTF-8 byte order equals code-point order, which is
 /// Python's `str` ordering (not JCS's UTF-16 order; field_survey §3.4).
+///
+/// serde_json's default `Map` is a `BTreeMap<String, _>`, already in this order; the check
+/// keeps us correct if feature unification ever switches it to insertion order.
 fn sorted_entries(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
     let mut entries: Vec<_> = map.iter().collect();
-    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    if !entries
+        .windows(2)
+        .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes())
+    {
+        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    }
     entries
 }
 
@@ -101,7 +116,7 @@ fn write_number(out: &mut String, n: &Number) -> Result<(), CanonError> {
         if !x.is_finite() {
             return Err(CanonError::NonFinite);
         }
-        out.push_str(&python_float_repr(x));
+        write_python_float_repr(out, x);
         return Ok(());
     }
     let digits = token.strip_prefix('-').unwrap_or(token);
@@ -122,7 +137,13 @@ fn write_number(out: &mut String, n: &Number) -> Result<(), CanonError> {
 /// `\uXXXX` (astral characters as surrogate pairs), as `ensure_ascii=True` does.
 fn write_string(out: &mut String, s: &str, ascii_only: bool) {
     out.push('"');
-    for ch in s.chars() {
+    // Copy runs of characters that need no escaping in one go; most keys and values are
+    // plain ASCII, so this is one `push_str` per string.
+    let needs_escape = |b: u8| b == b'"' || b == b'\\' || b < 0x20 || (ascii_only && b > b'~');
+    let mut rest = s;
+    while let Some(pos) = rest.bytes().position(needs_escape) {
+        out.push_str(&rest[..pos]);
+        let ch = rest[pos..].chars().next().unwrap_or_default();
         match ch {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -132,15 +153,17 @@ fn write_string(out: &mut String, s: &str, ascii_only: bool) {
             '\u{08}' => out.push_str("\\b"),
             '\u{0c}' => out.push_str("\\f"),
             c if (c as u32) < 0x20 => push_u_escape(out, c as u32),
-            c if ascii_only && !(' '..='~').contains(&c) => {
+            // Only reachable with `ascii_only`: DEL and everything outside ASCII.
+            c => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
                     push_u_escape(out, u32::from(*unit));
                 }
             }
-            c => out.push(c),
         }
+        rest = &rest[pos + ch.len_utf8()..];
     }
+    out.push_str(rest);
     out.push('"');
 }
 

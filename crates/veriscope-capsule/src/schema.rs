@@ -193,7 +193,7 @@ pub struct ManualJudgement {
 /// Checks results.json (`ResultsV1`).
 pub fn check_results(v: &Value) -> Checked<Results> {
     let obj = top_object(v)?;
-    let header = check_header(obj)?;
+    let header = check_results_header(obj)?;
     let gates_v = required(obj, "gates", &[])?;
     let loc = [key("gates")];
     let items = gates_v
@@ -203,14 +203,33 @@ pub fn check_results(v: &Value) -> Checked<Results> {
     for (i, g) in items.iter().enumerate() {
         gates.push(check_gate(g, &[key("gates"), Seg::Index(i)])?);
     }
+    check_results_rest(obj)?;
+    Ok(Results { header, gates })
+}
+
+/// The first step of [`check_results`]: the shared header (before `gates`).
+pub(crate) fn check_results_header(obj: &Map<String, Value>) -> Checked<Header> {
+    check_header(obj)
+}
+
+/// `gates` is required; the error [`check_results`] gives when it is absent or not a list.
+pub(crate) fn gates_error(present: bool) -> SchemaError {
+    if present {
+        SchemaError::new("Input should be a valid list", &[key("gates")])
+    } else {
+        SchemaError::new("Field required", &[key("gates")])
+    }
+}
+
+/// The steps of [`check_results`] after `gates`: metrics, metrics_ref, header times.
+pub(crate) fn check_results_rest(obj: &Map<String, Value>) -> Checked<()> {
     if let Some(m) = present(obj, "metrics") {
         check_metrics(m)?;
     }
     if let Some(r) = present(obj, "metrics_ref") {
         check_metrics_ref(r)?;
     }
-    check_header_times(obj)?;
-    Ok(Results { header, gates })
+    check_header_times(obj)
 }
 
 /// Checks results_summary.json (`ResultsSummaryV1`).

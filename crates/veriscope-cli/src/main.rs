@@ -5,6 +5,12 @@
 
 mod commands;
 
+/// validate, report and diff parse capsules into many small allocations (every JSON key and,
+/// with serde_json's arbitrary_precision, every number is its own heap string); mimalloc cut
+/// their CPU time and page faults against glibc malloc (docs/benchmarks.md, Foundation).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::payload::{check_payload, is_known_event};
+use super::payload::{PayloadProblems, check_payload, is_known_event};
 use crate::isotime::parse_iso_utc;
 use crate::load::python_json_message;
 use crate::pyrepr::str_value;
@@ -93,15 +93,51 @@ impl Verifier {
     }
 
     /// Feeds every `\n`-terminated line of `data` (a final unterminated piece counts too).
+    ///
+    /// Per-line work (parse, payload checks, canonical hash) is pure, so large journals are
+    /// examined in batches on worker threads; only the chain (rev, prev_hash, ts order) and
+    /// the visitor run in line order on this thread. Results are identical to a sequential
+    /// pass: the same warnings in the same order (cli_contracts A6.3).
     pub(crate) fn feed_all(&mut self, data: &[u8], visit: &mut LineVisitor<'_>) {
         let mut pieces: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
         if pieces.last().is_some_and(|p| p.is_empty()) {
             pieces.pop();
         }
-        for piece in pieces {
-            self.state.lines += 1;
-            self.feed_line(self.state.lines, piece, visit);
+        let workers = worker_count(pieces.len());
+        if workers <= 1 {
+            for piece in pieces {
+                let line = examine_line(piece);
+                self.commit_line(line, visit);
+            }
+            return;
         }
+        std::thread::scope(|scope| {
+            // Workers examine batch k+1 while this thread commits batch k.
+            let mut pending: Option<Vec<ExaminedLine>> = None;
+            for batch in pieces.chunks(BATCH_LINES) {
+                let part = batch.len().div_ceil(workers);
+                let handles: Vec<_> = batch
+                    .chunks(part)
+                    .map(|chunk| {
+                        scope.spawn(move || chunk.iter().map(|p| examine_line(p)).collect())
+                    })
+                    .collect();
+                if let Some(done) = pending.take() {
+                    self.commit_all(done, visit);
+                }
+                let mut examined = Vec::with_capacity(batch.len());
+                for handle in handles {
+                    let part: Vec<ExaminedLine> = handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    examined.extend(part);
+                }
+                pending = Some(examined);
+            }
+            if let Some(done) = pending {
+                self.commit_all(done, visit);
+            }
+        });
     }
 
     pub(crate) fn finish(mut self) -> (LogReport, ChainState) {
@@ -113,84 +149,40 @@ impl Verifier {
         (self.report, self.state)
     }
 
-    fn feed_line(&mut self, n: usize, raw: &[u8], visit: &mut LineVisitor<'_>) {
-        let Ok(text) = std::str::from_utf8(raw) else {
-            return self.reject(n, None, "json_error=invalid UTF-8 in line".to_owned());
-        };
-        if text.trim().is_empty() {
-            return;
-        }
-        let map = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => return self.reject(n, None, "not_object".to_owned()),
-            Err(e) => {
-                return self.reject(n, None, format!("json_error={}", python_json_message(&e)));
-            }
-        };
-        visit(n, &map);
-        if let Err((rev, detail)) = self.accept(n, map) {
-            self.reject(n, rev, detail);
+    fn commit_all(&mut self, lines: Vec<ExaminedLine>, visit: &mut LineVisitor<'_>) {
+        for line in lines {
+            self.commit_line(line, visit);
         }
     }
 
-    /// Per-line checks in the reference's order; `Err` rejects the line.
-    fn accept(
-        &mut self,
-        n: usize,
-        mut map: Map<String, Value>,
-    ) -> Result<(), (Option<i64>, String)> {
-        let schema_version = map
-            .get("schema_version")
-            .and_then(py_int)
-            .ok_or((None, "schema_version_missing_or_invalid".to_owned()))?;
-        if schema_version != 1 {
-            return Err((None, format!("schema_version={schema_version}")));
-        }
-        let rev = map
-            .get("rev")
-            .and_then(py_int)
-            .ok_or((None, "rev_missing_or_invalid".to_owned()))?;
-        let bad = |detail: String| (Some(rev), detail);
-        let event = event_name(&map).map_err(bad)?;
-        let Some(Value::Object(payload)) = map.get("payload") else {
-            return Err(bad("payload_missing_or_invalid".to_owned()));
-        };
-        let problems = check_payload(&event, payload);
-        let ts = match map.get("ts_utc") {
-            Some(Value::String(s)) => {
-                parse_iso_utc(s, "ts_utc").map_err(|e| bad(format!("ts_utc_invalid={e}")))?
-            }
-            _ => return Err(bad("ts_utc_missing_or_invalid".to_owned())),
-        };
-        for (key, detail) in [
-            ("actor", "actor_invalid"),
-            ("prev_hash", "prev_hash_invalid"),
-            ("entry_hash", "entry_hash_invalid"),
-        ] {
-            if map.get(key).is_some_and(|v| !v.is_null() && !v.is_string()) {
-                return Err(bad(detail.to_owned()));
+    /// Applies one examined line to the chain, in file order.
+    fn commit_line(&mut self, line: ExaminedLine, visit: &mut LineVisitor<'_>) {
+        self.state.lines += 1;
+        let n = self.state.lines;
+        match line {
+            ExaminedLine::Blank => {}
+            ExaminedLine::Unreadable(detail) => self.reject(n, None, detail),
+            ExaminedLine::Object { map, entry } => {
+                visit(n, &map);
+                match entry {
+                    Ok(entry) => self.accept(n, entry),
+                    Err((rev, detail)) => self.reject(n, rev, detail),
+                }
             }
         }
-        let dual = map.contains_key("event") && map.contains_key("event_type");
-        let prev_hash = map
-            .get("prev_hash")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let recorded = map
-            .remove("entry_hash")
-            .and_then(|v| v.as_str().map(str::to_owned));
-        map.remove("line_no");
-        // Hash before any accepted-entry warning: a non-finite number rejects the line.
-        let computed = veriscope_canon::sha256_hex(&Value::Object(map))
-            .map_err(|e| bad(format!("json_error={e}")))?;
+    }
 
-        if !problems.is_empty() {
+    /// The chain checks of an entry that passed the per-line checks, in the reference's
+    /// order of warnings (A6.3).
+    fn accept(&mut self, n: usize, e: Entry) {
+        let rev = e.rev;
+        if !e.problems.is_empty() {
             self.warn(
                 n,
                 Some(rev),
                 format!(
                     "WARNING:GOVERNANCE_LOG_INVALID line={n} {}",
-                    problems.detail(&event)
+                    e.problems.detail(&e.event)
                 ),
                 true,
             );
@@ -202,7 +194,7 @@ impl Verifier {
             );
             self.warn(n, Some(rev), w, true);
         }
-        if self.state.last_ts.is_some_and(|prev| ts.micros < prev) {
+        if self.state.last_ts.is_some_and(|prev| e.ts_micros < prev) {
             self.warn(
                 n,
                 Some(rev),
@@ -210,7 +202,7 @@ impl Verifier {
                 false,
             );
         }
-        if dual {
+        if e.dual {
             self.warn(
                 n,
                 Some(rev),
@@ -218,15 +210,15 @@ impl Verifier {
                 false,
             );
         }
-        let effective = match recorded {
+        let effective = match e.recorded {
             None => {
                 self.report.legacy_missing_hash = true;
                 let w = format!("WARNING:GOVERNANCE_LOG_ENTRY_HASH_MISSING line={n}");
                 self.warn(n, Some(rev), w, !self.opts.allow_legacy);
-                computed
+                e.computed
             }
             Some(rec) => {
-                if rec != computed {
+                if rec != e.computed {
                     self.warn(
                         n,
                         Some(rev),
@@ -237,7 +229,7 @@ impl Verifier {
                 rec
             }
         };
-        if prev_hash != self.state.last_hash {
+        if e.prev_hash != self.state.last_hash {
             self.warn(
                 n,
                 Some(rev),
@@ -247,10 +239,9 @@ impl Verifier {
         }
         self.state.last_rev = rev;
         self.state.last_hash = Some(effective);
-        self.state.last_ts = Some(ts.micros);
+        self.state.last_ts = Some(e.ts_micros);
         self.report.accepted += 1;
-        *self.report.event_counts.entry(event).or_insert(0) += 1;
-        Ok(())
+        *self.report.event_counts.entry(e.event).or_insert(0) += 1;
     }
 
     fn reject(&mut self, n: usize, rev: Option<i64>, detail: String) {
@@ -275,6 +266,136 @@ impl Verifier {
         }
         self.report.warnings.push(token);
     }
+}
+
+/// Lines per batch handed to the workers: large enough to amortise thread start-up, small
+/// enough that memory stays bounded (a batch of parsed entries is a few MB).
+const BATCH_LINES: usize = 4096;
+
+/// Journals shorter than this are examined on the calling thread (appends verify one line).
+const PARALLEL_MIN_LINES: usize = 2048;
+
+fn worker_count(lines: usize) -> usize {
+    if lines < PARALLEL_MIN_LINES {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+/// One line after the per-line (order-independent) checks.
+enum ExaminedLine {
+    Blank,
+    /// Not UTF-8, not JSON or not an object: rejected without a `rev`.
+    Unreadable(String),
+    /// A JSON object; `entry` is the per-line verdict.
+    Object {
+        map: Map<String, Value>,
+        entry: Result<Entry, (Option<i64>, String)>,
+    },
+}
+
+/// What the chain checks need from an entry that passed the per-line checks.
+struct Entry {
+    rev: i64,
+    event: String,
+    problems: PayloadProblems,
+    ts_micros: i64,
+    dual: bool,
+    prev_hash: Option<String>,
+    recorded: Option<String>,
+    computed: String,
+}
+
+fn examine_line(raw: &[u8]) -> ExaminedLine {
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return ExaminedLine::Unreadable("json_error=invalid UTF-8 in line".to_owned());
+    };
+    if text.trim().is_empty() {
+        return ExaminedLine::Blank;
+    }
+    let mut map = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return ExaminedLine::Unreadable("not_object".to_owned()),
+        Err(e) => {
+            return ExaminedLine::Unreadable(format!("json_error={}", python_json_message(&e)));
+        }
+    };
+    let entry = examine_entry(&mut map);
+    ExaminedLine::Object { map, entry }
+}
+
+/// Per-line checks in the reference's order (A6.3); `Err` rejects the line. `map` is
+/// returned unchanged (the hash is taken over it without `entry_hash` and `line_no`).
+fn examine_entry(map: &mut Map<String, Value>) -> Result<Entry, (Option<i64>, String)> {
+    let schema_version = map
+        .get("schema_version")
+        .and_then(py_int)
+        .ok_or((None, "schema_version_missing_or_invalid".to_owned()))?;
+    if schema_version != 1 {
+        return Err((None, format!("schema_version={schema_version}")));
+    }
+    let rev = map
+        .get("rev")
+        .and_then(py_int)
+        .ok_or((None, "rev_missing_or_invalid".to_owned()))?;
+    let bad = |detail: String| (Some(rev), detail);
+    let event = event_name(map).map_err(bad)?;
+    let Some(Value::Object(payload)) = map.get("payload") else {
+        return Err(bad("payload_missing_or_invalid".to_owned()));
+    };
+    let problems = check_payload(&event, payload);
+    let ts = match map.get("ts_utc") {
+        Some(Value::String(s)) => {
+            parse_iso_utc(s, "ts_utc").map_err(|e| bad(format!("ts_utc_invalid={e}")))?
+        }
+        _ => return Err(bad("ts_utc_missing_or_invalid".to_owned())),
+    };
+    for (key, detail) in [
+        ("actor", "actor_invalid"),
+        ("prev_hash", "prev_hash_invalid"),
+        ("entry_hash", "entry_hash_invalid"),
+    ] {
+        if map.get(key).is_some_and(|v| !v.is_null() && !v.is_string()) {
+            return Err(bad(detail.to_owned()));
+        }
+    }
+    let dual = map.contains_key("event") && map.contains_key("event_type");
+    let prev_hash = map
+        .get("prev_hash")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    // The hash covers the entry without `entry_hash` and `line_no`; take them out, hash,
+    // and put them back so the visitor sees the line as written.
+    let entry_hash = map.remove("entry_hash");
+    let line_no = map.remove("line_no");
+    let recorded = entry_hash
+        .as_ref()
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let computed = canonical_hash(map);
+    if let Some(v) = entry_hash {
+        map.insert("entry_hash".to_owned(), v);
+    }
+    if let Some(v) = line_no {
+        map.insert("line_no".to_owned(), v);
+    }
+    // A non-finite number rejects the line before any accepted-entry warning.
+    let computed = computed.map_err(|e| bad(format!("json_error={e}")))?;
+    Ok(Entry {
+        rev,
+        event,
+        problems,
+        ts_micros: ts.micros,
+        dual,
+        prev_hash,
+        recorded,
+        computed,
+    })
+}
+
+/// SHA-256 of the canonical text of an object, without cloning it into a `Value`.
+fn canonical_hash(map: &Map<String, Value>) -> Result<String, veriscope_canon::CanonError> {
+    veriscope_canon::sha256_hex_object(map)
 }
 
 /// `event`, or `event_type` when `event` is falsy; must name a contract event.

@@ -6,11 +6,12 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::results_doc::{CheckedResults, GateKey};
 use super::{Step, Validator};
 use crate::governance::RUN_EVENTS;
 use crate::load::GOVERNANCE_LOG;
 use crate::pyrepr::{repr_str, repr_str_list};
-use crate::schema::{DECISIONS, Results, lax_bool};
+use crate::schema::{DECISIONS, lax_bool};
 
 /// What the journal must name: this run, this directory, this window hash.
 pub(super) struct Expected {
@@ -157,9 +158,9 @@ impl Validator<'_> {
         &mut self,
         f: &BindingFacts,
         exp: &Expected,
-        raw: &Value,
-        results: &Results,
+        checked: &CheckedResults,
     ) -> Step {
+        let results = &checked.results;
         let run_events = f.run_events > 0;
         let strict = exp.strict_binding;
         if run_events && self.overrides_required(results) && !f.has_overrides_event {
@@ -174,7 +175,7 @@ impl Validator<'_> {
         if run_events {
             self.identity_bindings(f, exp)?;
             if strict {
-                self.divergence(f, raw)?;
+                self.divergence(f, checked.gate_keys.as_deref().unwrap_or_default())?;
             }
         }
         if run_events
@@ -260,22 +261,10 @@ impl Validator<'_> {
     }
 
     /// Multiset of (iter, decision, audit digest) in results vs in the journal (strict only).
-    fn divergence(&mut self, f: &BindingFacts, raw: &Value) -> Step {
+    fn divergence(&mut self, f: &BindingFacts, results_keys: &[GateKey]) -> Step {
         let mut balance: BTreeMap<(i64, String, String), i64> = BTreeMap::new();
-        for g in raw
-            .get("gates")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let iter = g.get("iter").and_then(Value::as_i64).unwrap_or(-1);
-            let decision = g
-                .get("decision")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let digest = audit_digest(g.get("audit").unwrap_or(&Value::Null), true);
-            *balance.entry((iter, decision, digest)).or_insert(0) += 1;
+        for key in results_keys {
+            *balance.entry(key.clone()).or_insert(0) += 1;
         }
         for t in &f.gate_tuples {
             *balance.entry(t.clone()).or_insert(0) -= 1;

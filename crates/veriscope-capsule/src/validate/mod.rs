@@ -15,6 +15,7 @@
 
 mod bindings;
 mod report;
+mod results_doc;
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,7 @@ use crate::load::{
 use crate::pyrepr::{repr_str, repr_value};
 use crate::schema::{self, Counts, Header, ManualJudgement, Results, SchemaError, Summary};
 use bindings::{BindingFacts, Expected};
+use results_doc::CheckedResults;
 
 /// Switches of `validate` (productization §2.3 flags, plus library-only ones).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,7 +94,7 @@ struct Validator<'a> {
 /// The parsed core artifacts.
 struct Parsed {
     window_signature: Value,
-    results: Option<(Value, Results)>,
+    results: Option<CheckedResults>,
     summary: Summary,
     manual: Option<ManualJudgement>,
 }
@@ -183,13 +185,7 @@ impl Validator<'_> {
     /// Steps 2-3 (A5.2-3): read and schema-check each artifact, in the reference's order.
     fn parse_all(&mut self) -> Step<Parsed> {
         let window_signature = self.read_required(WINDOW_SIGNATURE, false)?;
-        let results = match self.read_optional(RESULTS)? {
-            None => None,
-            Some(raw) => {
-                let checked = self.schema(RESULTS, schema::check_results(&raw))?;
-                Some((raw, checked))
-            }
-        };
+        let results = self.read_results()?;
         let summary_raw = self.read_required(RESULTS_SUMMARY, true)?;
         let summary = self.schema(RESULTS_SUMMARY, schema::check_summary(&summary_raw))?;
         let manual = match self.read_optional(MANUAL_JUDGEMENT)? {
@@ -202,6 +198,30 @@ impl Validator<'_> {
             summary,
             manual,
         })
+    }
+
+    /// results.json, checked gate by gate when it can be (results_doc), else as one tree.
+    fn read_results(&mut self) -> Step<Option<CheckedResults>> {
+        let bytes = match load::read_bytes(self.outdir, RESULTS) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(self.fail("ARTIFACT_UNREADABLE", Some(RESULTS), e.to_string())),
+        };
+        // The divergence keys are only compared under strict binding (see `expected`).
+        let want_keys = self.strict_binding();
+        let split = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|text| results_doc::check_split(text, want_keys));
+        if let Some(checked) = split {
+            return self.schema(RESULTS, checked).map(Some);
+        }
+        let raw = self.parse_artifact(RESULTS, &bytes, true)?;
+        let checked = self.schema(RESULTS, schema::check_results(&raw))?;
+        Ok(Some(CheckedResults::from_tree(&raw, checked, want_keys)))
+    }
+
+    fn strict_binding(&self) -> bool {
+        self.opts.strict_identity && self.opts.require_governance
     }
 
     fn read_required(&mut self, name: &str, schema_style: bool) -> Step<Value> {
@@ -227,8 +247,12 @@ impl Validator<'_> {
             Err(e) => return Err(self.fail("ARTIFACT_UNREADABLE", Some(name), e.to_string())),
         };
         let Some(bytes) = bytes else { return Ok(None) };
-        match load::parse_object(name, &bytes) {
-            Ok(v) => Ok(Some(v)),
+        self.parse_artifact(name, &bytes, schema_style).map(Some)
+    }
+
+    fn parse_artifact(&mut self, name: &str, bytes: &[u8], schema_style: bool) -> Step<Value> {
+        match load::parse_object(name, bytes) {
+            Ok(v) => Ok(v),
             Err(LoadError::Parse { message, line, column, .. }) if schema_style => Err(self.fail(
                 "JSON_PARSE_ERROR",
                 Some(name),
@@ -301,8 +325,8 @@ impl Validator<'_> {
 
     fn headers<'p>(&self, p: &'p Parsed) -> Vec<(&'static str, &'p Header)> {
         let mut out = Vec::with_capacity(2);
-        if let Some((_, r)) = &p.results {
-            out.push((RESULTS, &r.header));
+        if let Some(r) = &p.results {
+            out.push((RESULTS, &r.results.header));
         }
         out.push((RESULTS_SUMMARY, &p.summary.header));
         out
@@ -312,7 +336,7 @@ impl Validator<'_> {
     fn manual_run_id(&mut self, p: &Parsed) -> Step {
         let Some(m) = &p.manual else { return Ok(()) };
         let (label, expected) = match &p.results {
-            Some((_, r)) => ("results", &r.header.run_id),
+            Some(r) => ("results", &r.results.header.run_id),
             None => ("summary", &p.summary.header.run_id),
         };
         if &m.run_id == expected {
@@ -334,7 +358,7 @@ impl Validator<'_> {
 
     /// Step 9 (A5.9): summary (expected) vs results (got), field by field.
     fn identity(&mut self, p: &Parsed) -> Step {
-        let Some((_, r)) = &p.results else {
+        let Some(CheckedResults { results: r, .. }) = &p.results else {
             return Ok(());
         };
         let (s, g) = (&p.summary.header, &r.header);
@@ -419,7 +443,7 @@ impl Validator<'_> {
     /// Step 12 (A5.12): summary counts and first fail derived from the gates. A first fail
     /// at iter 0 is valid (A17.2 fixed).
     fn counts_and_first_fail(&mut self, p: &Parsed) -> Step {
-        let Some((_, r)) = &p.results else {
+        let Some(CheckedResults { results: r, .. }) = &p.results else {
             return Ok(());
         };
         let mut derived = Counts::default();
@@ -548,9 +572,9 @@ impl Validator<'_> {
                 .governance
                 .as_ref()
                 .is_some_and(LogReport::is_valid)
-                && let Some((raw, results)) = &p.results
+                && let Some(results) = &p.results
             {
-                self.bindings(&facts, &expected, raw, results)?;
+                self.bindings(&facts, &expected, results)?;
             }
         } else {
             self.report.governance = Some(log);
@@ -597,7 +621,7 @@ impl Validator<'_> {
         let header = p
             .results
             .as_ref()
-            .map_or(&p.summary.header, |(_, r)| &r.header);
+            .map_or(&p.summary.header, |r| &r.results.header);
         let cwd = self
             .opts
             .cwd
@@ -608,7 +632,7 @@ impl Validator<'_> {
             self.outdir,
             hash,
             cwd,
-            self.opts.strict_identity && self.opts.require_governance,
+            self.strict_binding(),
         )
     }
 
