@@ -1,9 +1,19 @@
-//! Builders of contract-valid capsules for tests, fixtures and benchmarks.
+//! Builders of contract-valid capsules for tests, fixtures, benchmarks and demos: the one
+//! writer of test capsules in the workspace. The committed `fixtures/capsules/`, the
+//! validator's unit tests, the report snapshots, the CLI tests and the 100k-gate benches all
+//! come from [`write_capsule`].
 //!
 //! Writers go through [`crate::atomic`] and [`crate::governance::Journal`], so every fixture
-//! also exercises the real write path. The default shape is the reference's 4-gate test
-//! capsule (cli_contracts B3: pass@0, warn@1, fail@2, skip@3, marker `2\n`, run_started plus
-//! one gate_decision_v1 per gate).
+//! also exercises the real write path ([`CapsuleSpec::bulk_journal`] writes the same bytes in
+//! one go for large benches). Two starting shapes:
+//! - [`CapsuleSpec::four_gate`]: the reference's 4-gate test capsule (cli_contracts B3:
+//!   pass@0, warn@1, fail@2, skip@3, marker `2\n`, run_started plus one gate_decision_v1 per
+//!   gate), no run config;
+//! - [`CapsuleSpec::gpt_run`]: a wrapper-shaped run (preset `tuned_v0`, a check every 50
+//!   iterations after a 100-iteration warmup, audits whose D_W follows the decision, a
+//!   `run_config_resolved.json`), with knobs for what reports must handle: partial
+//!   ([`CapsuleSpec::interrupted`]), overridden ([`CapsuleSpec::manual_judgement`]), failing,
+//!   distributed, injected, timed, metric series and a metrics stream.
 
 use std::io;
 use std::path::Path;
@@ -12,11 +22,70 @@ use serde_json::{Map, Value, json};
 
 use crate::atomic::{write_json_atomic, write_text_atomic};
 use crate::governance::{GovernanceError, Journal};
-use crate::load::{FIRST_FAIL_MARKER, GOVERNANCE_LOG, RESULTS, RESULTS_SUMMARY, WINDOW_SIGNATURE};
+use crate::load::{
+    FIRST_FAIL_MARKER, GOVERNANCE_LOG, MANUAL_JUDGEMENT, MANUAL_JUDGEMENT_LOG, RESULTS,
+    RESULTS_SUMMARY, RUN_CONFIG, WINDOW_SIGNATURE,
+};
 use crate::schema::Counts;
 
 /// Fixed timestamp used by fixtures (stable hashes).
 pub const FIXTURE_TS: &str = "2026-01-01T00:00:00Z";
+/// End of a [`CapsuleSpec::four_gate`] run.
+pub const FIXTURE_END_TS: &str = "2026-01-01T00:01:00Z";
+/// Start of a [`CapsuleSpec::gpt_run`] run.
+pub const RUN_TS: &str = "2026-01-15T10:00:00Z";
+/// End of a [`CapsuleSpec::gpt_run`] run.
+pub const RUN_END_TS: &str = "2026-01-15T10:45:00Z";
+
+/// How gate audits are filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditShape {
+    /// [`audit`]: the reference tests' constant audit (D_W 0.08 = eps_eff).
+    Fixed,
+    /// [`scored_audit`]: D_W by decision (fail 0.31, warn 0.19, pass 0.05-0.11 by iter)
+    /// against eps_eff 0.2, two metrics; a skip lacks evidence.
+    Scored,
+}
+
+/// `run_config_resolved.json` as the wrapper writes its core fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfigSpec {
+    /// `run.kind` (`gpt`, `hf`, `cmd`, ...).
+    pub kind: String,
+    /// `wrapper_exit_code` (absent when `None`).
+    pub wrapper_exit_code: Option<i64>,
+    /// `argv.normalized_forwarded_args` (absent when `None`).
+    pub forwarded_args: Option<Vec<String>>,
+    /// `timing.{veriscope_wall_s, runner_wall_s}`.
+    pub timing: Option<(f64, f64)>,
+}
+
+impl RunConfigSpec {
+    /// A run config of `kind` with wrapper exit 0 and nothing else.
+    pub fn new(kind: &str) -> Self {
+        RunConfigSpec {
+            kind: kind.to_owned(),
+            wrapper_exit_code: Some(0),
+            forwarded_args: None,
+            timing: None,
+        }
+    }
+}
+
+/// A manual judgement overlay written the way `veriscope override` writes it:
+/// `manual_judgement.json`, one `manual_judgement.jsonl` line (rev 1) and a
+/// `manual_judgement_set` governance entry (actor = reviewer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManualJudgementSpec {
+    /// `pass` | `fail`.
+    pub status: String,
+    /// Why.
+    pub reason: String,
+    /// Who (omitted from the json snapshot, null in the jsonl line, when `None`).
+    pub reviewer: Option<String>,
+    /// When (`...Z`, seconds).
+    pub ts_utc: String,
+}
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -27,18 +96,51 @@ pub struct CapsuleSpec {
     pub gate_preset: String,
     /// `profile.overrides` (non-empty adds a run_overrides_applied_v1 entry).
     pub overrides: Map<String, Value>,
-    /// One decision per gate, iters 0, 1, 2, ...
+    /// One decision per gate check, at iters `first_iter + i * iter_step`.
     pub decisions: Vec<String>,
-    /// The outdir string recorded in governance payloads.
-    pub recorded_outdir: String,
+    /// Iteration of the first gate check.
+    pub first_iter: u64,
+    /// Iterations between gate checks.
+    pub iter_step: u64,
+    /// How audits are filled in.
+    pub audit: AuditShape,
+    /// The outdir string recorded in governance payloads and the run config; `None`
+    /// records the directory exactly as passed to [`write_capsule`].
+    pub recorded_outdir: Option<String>,
     /// window_signature.json content.
     pub window_signature: Value,
     /// Write a partial capsule (no results.json, neutral summary, `partial=true`).
     pub partial: bool,
+    /// `run_status` of results and summary.
+    pub run_status: String,
+    /// `runner_signal` of results and summary (absent when `None`).
+    pub runner_signal: Option<String>,
+    /// `started_ts_utc`; also the timestamp of the run config and run governance entries.
+    pub started_ts_utc: String,
+    /// `ended_ts_utc` (null when `None`).
+    pub ended_ts_utc: Option<String>,
     /// `payload.distributed` of run_started_v1.
     pub distributed: Option<Value>,
     /// Write governance_log.jsonl.
     pub governance: bool,
+    /// Write the journal in one go (same bytes as one [`Journal::append`] per entry, without
+    /// the per-entry lock and fsync that make 100k-gate benches slow).
+    pub bulk_journal: bool,
+    /// Write `run_config_resolved.json`.
+    pub run_config: Option<RunConfigSpec>,
+    /// Recorded injection `(at, len)`: run config `runner.hello.injection` and the metrics
+    /// stream's hello; it also bends the generated metric series after `at`.
+    pub injection: Option<(u64, u64)>,
+    /// results.json `metrics`: `loss`, `eff_dim`, `var_out_k` every 10 iterations up to the
+    /// last gate check.
+    pub metrics: bool,
+    /// Adds a `step_time` metric (seconds per iteration) next to the series above.
+    pub step_time_s: Option<f64>,
+    /// Write `metrics.jsonl` (hello + a sample every 10 iterations, with timing) and reference
+    /// it from results.json `metrics_ref`.
+    pub metrics_stream: bool,
+    /// A manual judgement overlay.
+    pub manual_judgement: Option<ManualJudgementSpec>,
 }
 
 impl CapsuleSpec {
@@ -50,12 +152,67 @@ impl CapsuleSpec {
             gate_preset: "test".to_owned(),
             overrides: Map::new(),
             decisions: ["pass", "warn", "fail", "skip"].map(str::to_owned).to_vec(),
-            recorded_outdir: recorded_outdir.to_owned(),
+            first_iter: 0,
+            iter_step: 1,
+            audit: AuditShape::Fixed,
+            recorded_outdir: Some(recorded_outdir.to_owned()),
             window_signature: minimal_window_signature(),
             partial: false,
+            run_status: "success".to_owned(),
+            runner_signal: None,
+            started_ts_utc: FIXTURE_TS.to_owned(),
+            ended_ts_utc: Some(FIXTURE_END_TS.to_owned()),
             distributed: None,
             governance: true,
+            bulk_journal: false,
+            run_config: None,
+            injection: None,
+            metrics: false,
+            step_time_s: None,
+            metrics_stream: false,
+            manual_judgement: None,
         }
+    }
+
+    /// A wrapper-shaped gpt run: one check every 50 iterations from iter 100 (after the
+    /// 100-iteration warmup of [`gated_window_signature`]), scored audits, preset
+    /// `tuned_v0`, a run config of kind `gpt`, the outdir recorded as written.
+    pub fn gpt_run(run_id: &str, decisions: &[&str]) -> Self {
+        CapsuleSpec {
+            gate_preset: "tuned_v0".to_owned(),
+            decisions: decisions.iter().map(|d| (*d).to_owned()).collect(),
+            first_iter: 100,
+            iter_step: 50,
+            audit: AuditShape::Scored,
+            recorded_outdir: None,
+            window_signature: gated_window_signature(50, 100),
+            started_ts_utc: RUN_TS.to_owned(),
+            ended_ts_utc: Some(RUN_END_TS.to_owned()),
+            run_config: Some(RunConfigSpec::new("gpt")),
+            ..CapsuleSpec::four_gate(run_id, "")
+        }
+    }
+
+    /// Makes this an interrupted run: partial capsule, `user_code_failure`, SIGTERM, no end.
+    pub fn interrupted(mut self) -> Self {
+        self.partial = true;
+        self.run_status = "user_code_failure".to_owned();
+        self.runner_signal = Some("SIGTERM".to_owned());
+        self.ended_ts_utc = None;
+        self
+    }
+
+    /// Iteration of gate check `i`.
+    pub fn iter_of(&self, i: usize) -> u64 {
+        self.first_iter + self.iter_step * i as u64
+    }
+
+    /// Iteration of the last gate check (0 without checks).
+    pub fn last_iter(&self) -> u64 {
+        self.decisions
+            .len()
+            .checked_sub(1)
+            .map_or(0, |i| self.iter_of(i))
     }
 }
 
@@ -64,6 +221,16 @@ pub fn minimal_window_signature() -> Value {
     json!({"schema_version": 1, "code_identity": {"package_version": "test"},
            "gate_controls": {"gate_window": 16, "gate_epsilon": 0.08, "min_evidence": 16},
            "metric_interval": 16, "metric_pipeline": {"transport": "test"}})
+}
+
+/// A window signature with full gate controls (persistence policy, two metrics).
+pub fn gated_window_signature(gate_window: u64, gate_warmup_iters: u64) -> Value {
+    json!({
+        "schema_version": 1, "created_ts_utc": RUN_TS,
+        "gate_controls": {"gate_window": gate_window, "gate_warmup_iters": gate_warmup_iters, "min_evidence": 16,
+            "policy": "persistence", "persistence_k": 2, "min_metrics_exceeding": 1, "eps_sens": 0.04, "cap_frac": null},
+        "metrics": ["eff_dim", "var_out_k"], "transport": {"bins": 16},
+    })
 }
 
 /// Audit record for a decision (AuditV1 shape; skip is not evaluated).
@@ -77,22 +244,59 @@ pub fn audit(decision: &str) -> Value {
            "worst_DW": 0.08, "eps_eff": 0.08})
 }
 
-/// A GateRecordV1 with consistent ok/warn booleans.
+/// Audit whose worst D_W follows the decision against eps_eff 0.2 ([`AuditShape::Scored`]).
+pub fn scored_audit(iter: u64, decision: &str) -> Value {
+    let worst = match decision {
+        "fail" => 0.31,
+        "warn" => 0.19,
+        "skip" => {
+            return json!({"evaluated": false, "reason": "insufficient_evidence", "policy": "persistence", "worst_DW": null,
+                          "eps_eff": null, "per_metric_tv": {}, "evidence_total": 3, "min_evidence": 16});
+        }
+        _ => 0.05 + (iter % 7) as f64 * 0.01,
+    };
+    json!({
+        "evaluated": true, "reason": decision, "policy": "persistence",
+        "worst_DW": worst, "eps_eff": 0.2,
+        "per_metric_tv": {"eff_dim": worst * 0.8, "var_out_k": worst},
+        "evidence_total": 64, "min_evidence": 16,
+    })
+}
+
+/// A GateRecordV1 with consistent ok/warn booleans and the [`audit`] shape.
 pub fn gate_record(iter: u64, decision: &str) -> Value {
-    json!({"iter": iter, "decision": decision, "ok": decision != "fail", "warn": decision == "warn", "audit": audit(decision)})
+    gate_with(iter, decision, audit(decision))
+}
+
+fn gate_with(iter: u64, decision: &str, audit: Value) -> Value {
+    json!({"iter": iter, "decision": decision, "ok": decision != "fail", "warn": decision == "warn", "audit": audit})
+}
+
+fn canon_err(e: veriscope_canon::CanonError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
 /// Writes the capsule into `dir` (created if needed); returns the window-signature hash.
 pub fn write_capsule(dir: &Path, spec: &CapsuleSpec) -> Result<String, FixtureError> {
     std::fs::create_dir_all(dir)?;
+    let recorded = spec
+        .recorded_outdir
+        .clone()
+        .unwrap_or_else(|| dir.display().to_string());
     write_json_atomic(&dir.join(WINDOW_SIGNATURE), &spec.window_signature)?;
-    let hash = veriscope_canon::window_signature_hash(&spec.window_signature)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let hash = veriscope_canon::window_signature_hash(&spec.window_signature).map_err(canon_err)?;
     let gates: Vec<Value> = spec
         .decisions
         .iter()
         .enumerate()
-        .map(|(i, d)| gate_record(i as u64, d))
+        .map(|(i, d)| {
+            let iter = spec.iter_of(i);
+            let audit = match spec.audit {
+                AuditShape::Fixed => audit(d),
+                AuditShape::Scored => scored_audit(iter, d),
+            };
+            gate_with(iter, d, audit)
+        })
         .collect();
     let mut counts = Counts::default();
     let mut first_fail = None;
@@ -100,15 +304,23 @@ pub fn write_capsule(dir: &Path, spec: &CapsuleSpec) -> Result<String, FixtureEr
         for (i, d) in spec.decisions.iter().enumerate() {
             counts.add(d);
             if d == "fail" && first_fail.is_none() {
-                first_fail = Some(i as u64);
+                first_fail = Some(spec.iter_of(i));
             }
         }
     }
     let header = header(spec, &hash);
+    let stream = if spec.metrics_stream {
+        Some(write_stream(dir, spec)?)
+    } else {
+        None
+    };
     if !spec.partial {
         let mut results = header.clone();
         results.insert("gates".into(), Value::Array(gates.clone()));
-        results.insert("metrics".into(), json!([]));
+        results.insert("metrics".into(), Value::Array(metric_records(spec)));
+        if let Some((count, sha)) = &stream {
+            results.insert("metrics_ref".into(), json!({"path": "metrics.jsonl", "format": "veriscope_metrics_stream_v1", "count": count, "sha256": sha}));
+        }
         write_json_atomic(&dir.join(RESULTS), &Value::Object(results))?;
     }
     let mut summary = header;
@@ -122,8 +334,23 @@ pub fn write_capsule(dir: &Path, spec: &CapsuleSpec) -> Result<String, FixtureEr
     if let Some(n) = first_fail {
         write_text_atomic(&dir.join(FIRST_FAIL_MARKER), &format!("{n}\n"))?;
     }
+    if let Some(rc) = &spec.run_config {
+        write_json_atomic(&dir.join(RUN_CONFIG), &run_config(spec, rc, &recorded))?;
+    }
+    let manual = spec
+        .manual_judgement
+        .as_ref()
+        .map(|m| write_manual_judgement(dir, &spec.run_id, m))
+        .transpose()?;
     if spec.governance {
-        write_governance(dir, spec, &hash, if spec.partial { &[] } else { &gates })?;
+        let mut entries = run_entries(
+            spec,
+            &recorded,
+            &hash,
+            if spec.partial { &[] } else { &gates },
+        );
+        entries.extend(manual);
+        write_journal(&dir.join(GOVERNANCE_LOG), entries, spec.bulk_journal)?;
     }
     Ok(hash)
 }
@@ -132,36 +359,181 @@ fn header(spec: &CapsuleSpec, hash: &str) -> Map<String, Value> {
     let v = json!({"schema_version": 1, "run_id": spec.run_id,
         "window_signature_ref": {"hash": hash, "path": WINDOW_SIGNATURE},
         "profile": {"gate_preset": spec.gate_preset, "overrides": spec.overrides},
-        "run_status": "success", "runner_exit_code": 0, "wrapper_exit_code": 0,
-        "started_ts_utc": FIXTURE_TS, "ended_ts_utc": "2026-01-01T00:01:00Z"});
-    v.as_object().cloned().unwrap_or_default()
+        "run_status": spec.run_status, "runner_exit_code": 0, "wrapper_exit_code": 0,
+        "started_ts_utc": spec.started_ts_utc, "ended_ts_utc": spec.ended_ts_utc});
+    let mut map = v.as_object().cloned().unwrap_or_default();
+    if let Some(sig) = &spec.runner_signal {
+        map.insert("runner_signal".into(), json!(sig));
+    }
+    map
 }
 
-fn write_governance(
-    dir: &Path,
-    spec: &CapsuleSpec,
-    hash: &str,
-    gates: &[Value],
-) -> Result<(), FixtureError> {
-    let mut journal = Journal::open(&dir.join(GOVERNANCE_LOG))?;
+fn injection_json(at: u64, len: u64) -> Value {
+    json!({"kind": "data_corrupt", "at": at, "len": len, "frac": 0.15})
+}
+
+fn run_config(spec: &CapsuleSpec, rc: &RunConfigSpec, recorded: &str) -> Value {
+    let mut v = json!({"schema_version": 1, "ts_utc": spec.started_ts_utc,
+        "run": {"kind": rc.kind, "run_id": spec.run_id, "outdir": recorded},
+        "env_capture": {"redactions_applied": false}});
+    if let Some(code) = rc.wrapper_exit_code {
+        v["wrapper_exit_code"] = json!(code);
+    }
+    if let Some(args) = &rc.forwarded_args {
+        v["argv"] = json!({"normalized_forwarded_args": args});
+    }
+    if let Some((at, len)) = spec.injection {
+        v["runner"] = json!({"hello": {"injection": injection_json(at, len)}});
+    }
+    if let Some((veriscope, runner)) = rc.timing {
+        v["timing"] = json!({"veriscope_wall_s": veriscope, "runner_wall_s": runner});
+    }
+    v
+}
+
+/// Drift in [0, 1] of the generated series `t` iterations in (0 before the injection).
+fn drift(spec: &CapsuleSpec, iter: u64) -> f64 {
+    spec.injection.map_or(0.0, |(at, _)| {
+        ((iter as f64 - at as f64) / 400.0).clamp(0.0, 1.0)
+    })
+}
+
+fn metric_records(spec: &CapsuleSpec) -> Vec<Value> {
+    let mut out = Vec::new();
+    if !spec.metrics && spec.step_time_s.is_none() {
+        return out;
+    }
+    for iter in (0..=spec.last_iter()).step_by(10) {
+        let t = iter as f64;
+        let d = drift(spec, iter);
+        if spec.metrics {
+            out.push(
+                json!({"name": "loss", "iter": iter, "value": 4.0 * (-t / 2000.0).exp() + 1.2}),
+            );
+            out.push(json!({"name": "eff_dim", "iter": iter, "value": 12.0 + (t / 90.0).sin() - 6.0 * d}));
+            out.push(json!({"name": "var_out_k", "iter": iter, "value": 0.4 + 0.02 * (t / 70.0).cos() + 0.3 * d}));
+        }
+        if let Some(s) = spec.step_time_s {
+            out.push(json!({"name": "step_time", "iter": iter, "value": s}));
+        }
+    }
+    out
+}
+
+/// The `metrics.jsonl` copy: hello (with the injection, if any) and a sample every 10
+/// iterations. Returns `(line count, sha256 of the file)`.
+fn write_stream(dir: &Path, spec: &CapsuleSpec) -> Result<(usize, String), FixtureError> {
+    let mut hello = json!({"type": "hello", "protocol": 1, "runner": "fixture", "metrics": ["var_out_k", "eff_dim", "rankme", "cos_disp"], "metric_interval": 10});
+    if let Some((at, len)) = spec.injection {
+        hello["injection"] = injection_json(at, len);
+    }
+    let mut lines = vec![hello];
+    let mut ewma: Option<f64> = None;
+    for iter in (0..=spec.last_iter()).step_by(10) {
+        let t = iter as f64;
+        let d = drift(spec, iter);
+        let loss = 4.0 * (-t / 2000.0).exp() + 1.2 + 0.05 * (t / 13.0).sin();
+        let e = ewma.map_or(loss, |e| 0.9 * e + 0.1 * loss);
+        ewma = Some(e);
+        lines.push(json!({
+            "type": "sample", "iter": iter,
+            "metrics": {
+                "var_out_k": 0.4 + 0.02 * (t / 70.0).cos() + 0.3 * d,
+                "eff_dim": 17.0 + (t / 90.0).sin() - 6.0 * d,
+                "rankme": 25.0 + 0.5 * (t / 60.0).cos() - 8.0 * d,
+                "cos_disp": if iter == 20 { Value::Null } else { json!(0.18 + 0.01 * (t / 50.0).sin()) },
+            },
+            "loss": loss, "ewma_loss": e, "grad_norm": 1.0,
+            "timing": {"step_ms": 50.0, "probe_ms": 3.0, "metric_ms": 1.0},
+        }));
+    }
+    let mut text = String::new();
+    for l in &lines {
+        text.push_str(&veriscope_canon::to_canonical_string(l).map_err(canon_err)?);
+        text.push('\n');
+    }
+    write_text_atomic(&dir.join("metrics.jsonl"), &text)?;
+    Ok((
+        lines.len(),
+        veriscope_canon::sha256_hex_bytes(text.as_bytes()),
+    ))
+}
+
+/// One governance entry to write: `(event, payload, actor, ts_utc)`.
+type Entry = (&'static str, Value, Option<String>, String);
+
+fn run_entries(spec: &CapsuleSpec, recorded: &str, hash: &str, gates: &[Value]) -> Vec<Entry> {
+    let ts = &spec.started_ts_utc;
+    let entry = |event, payload| (event, payload, None, ts.clone());
     let entrypoint = json!({"kind": "runner", "name": "fixture"});
-    let mut started = json!({"run_id": spec.run_id, "outdir": spec.recorded_outdir, "argv": ["veriscope", "run"],
+    let mut started = json!({"run_id": spec.run_id, "outdir": recorded, "argv": ["veriscope", "run"],
         "code_identity": {"package_version": "test"}, "window_signature_ref": {"hash": hash, "path": WINDOW_SIGNATURE},
         "entrypoint": entrypoint});
     if let Some(d) = &spec.distributed {
         started["distributed"] = d.clone();
     }
-    journal.append("run_started_v1", started, None, FIXTURE_TS)?;
+    let mut out = vec![entry("run_started_v1", started)];
     if !spec.overrides.is_empty() {
-        let payload = json!({"run_id": spec.run_id, "outdir": spec.recorded_outdir, "overrides": spec.overrides,
+        let payload = json!({"run_id": spec.run_id, "outdir": recorded, "overrides": spec.overrides,
             "profile": {"gate_preset": spec.gate_preset}, "entrypoint": entrypoint});
-        journal.append("run_overrides_applied_v1", payload, None, FIXTURE_TS)?;
+        out.push(entry("run_overrides_applied_v1", payload));
     }
     for g in gates {
-        let payload = json!({"run_id": spec.run_id, "outdir": spec.recorded_outdir, "iter": g["iter"],
+        let payload = json!({"run_id": spec.run_id, "outdir": recorded, "iter": g["iter"],
             "decision": g["decision"], "ok": g["ok"], "warn": g["warn"], "audit": g["audit"]});
-        journal.append("gate_decision_v1", payload, None, FIXTURE_TS)?;
+        out.push(entry("gate_decision_v1", payload));
     }
+    out
+}
+
+/// Writes the overlay files; returns the governance entry that records them.
+fn write_manual_judgement(
+    dir: &Path,
+    run_id: &str,
+    m: &ManualJudgementSpec,
+) -> Result<Entry, FixtureError> {
+    let mut snapshot = json!({"schema_version": 1, "run_id": run_id, "status": m.status, "reason": m.reason, "ts_utc": m.ts_utc});
+    if let Some(r) = &m.reviewer {
+        snapshot["reviewer"] = json!(r);
+    }
+    let line = json!({"schema_version": 1, "run_id": run_id, "status": m.status, "reason": m.reason,
+        "reviewer": m.reviewer, "ts_utc": m.ts_utc, "rev": 1});
+    let mut text = veriscope_canon::to_canonical_string(&line).map_err(canon_err)?;
+    text.push('\n');
+    write_text_atomic(&dir.join(MANUAL_JUDGEMENT_LOG), &text)?;
+    write_json_atomic(&dir.join(MANUAL_JUDGEMENT), &snapshot)?;
+    let payload = json!({"status": m.status, "reason": m.reason, "reviewer": m.reviewer, "run_id": run_id,
+        "source_path": MANUAL_JUDGEMENT});
+    Ok((
+        "manual_judgement_set",
+        payload,
+        m.reviewer.clone(),
+        m.ts_utc.clone(),
+    ))
+}
+
+fn write_journal(path: &Path, entries: Vec<Entry>, bulk: bool) -> Result<(), FixtureError> {
+    if !bulk {
+        let mut journal = Journal::open(path)?;
+        for (event, payload, actor, ts) in entries {
+            journal.append(event, payload, actor.as_deref(), &ts)?;
+        }
+        return Ok(());
+    }
+    // The entry shape and hashing of contract_v1 §Governance Journal, as Journal::append
+    // writes them (a test in tests/fixtures.rs holds both paths to the same bytes).
+    let mut text = String::new();
+    let mut prev: Option<String> = None;
+    for (rev, (event, payload, actor, ts)) in entries.into_iter().enumerate() {
+        let mut entry = json!({"schema_version": 1, "rev": rev + 1, "ts_utc": ts, "actor": actor,
+            "event": event, "payload": payload, "prev_hash": prev});
+        let hash = veriscope_canon::sha256_hex(&entry).map_err(canon_err)?;
+        entry["entry_hash"] = json!(hash);
+        text.push_str(&veriscope_canon::to_canonical_string(&entry).map_err(canon_err)?);
+        text.push('\n');
+        prev = Some(hash);
+    }
+    write_text_atomic(path, &text)?;
     Ok(())
 }
 

@@ -11,8 +11,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use veriscope_capsule::atomic::{write_json_atomic, write_text_atomic};
-use veriscope_capsule::fixture::{CapsuleSpec, FIXTURE_TS, gate_record, write_capsule};
+use veriscope_capsule::atomic::write_json_atomic;
+use veriscope_capsule::fixture::{
+    CapsuleSpec, FIXTURE_TS, ManualJudgementSpec, RunConfigSpec, gate_record, write_capsule,
+};
 use veriscope_capsule::governance::Journal;
 use veriscope_capsule::validate::{Severity, ValidateOptions, validate_capsule};
 
@@ -114,28 +116,37 @@ fn valid_cases() -> Vec<(&'static str, Build)> {
         ("four_gate", base),
         ("partial", partial),
         ("override_overlay", |d, rec| {
-            base(d, rec);
-            let mj = json!({"schema_version": 1, "run_id": "run_a", "status": "pass", "reason": "known false positive",
-                            "reviewer": "alice", "ts_utc": "2026-01-02T03:04:05Z"});
-            write_json_atomic(&d.join("manual_judgement.json"), &mj).unwrap();
-            let mut line = mj.clone();
-            line["rev"] = json!(1);
-            write_text_atomic(
-                &d.join("manual_judgement.jsonl"),
-                &(veriscope_canon::to_canonical_string(&line).unwrap() + "\n"),
-            )
-            .unwrap();
-            let payload = json!({"status": "pass", "reason": "known false positive", "reviewer": "alice", "run_id": "run_a",
-                                 "source_path": "manual_judgement.json"});
-            Journal::open(&d.join("governance_log.jsonl"))
-                .unwrap()
-                .append(
-                    "manual_judgement_set",
-                    payload,
-                    Some("alice"),
-                    "2026-01-02T03:04:05Z",
-                )
-                .unwrap();
+            let mut spec = CapsuleSpec::four_gate("run_a", rec);
+            spec.manual_judgement = Some(ManualJudgementSpec {
+                status: "pass".into(),
+                reason: "known false positive".into(),
+                reviewer: Some("alice".into()),
+                ts_utc: "2026-01-02T03:04:05Z".into(),
+            });
+            write_capsule(d, &spec).unwrap();
+        }),
+        ("failing_run", |d, rec| {
+            // A wrapper-shaped gpt run that fails after a recorded injection: run config
+            // (forwarded --max-iters, timing), metric series with step_time, scored audits.
+            let mut spec = CapsuleSpec::gpt_run(
+                "run_fail",
+                &["skip", "pass", "pass", "warn", "fail", "fail"],
+            );
+            spec.recorded_outdir = Some(rec.to_owned());
+            spec.injection = Some((240, 100));
+            spec.metrics = true;
+            spec.step_time_s = Some(0.25);
+            spec.run_config = Some(RunConfigSpec {
+                forwarded_args: Some(vec![
+                    "--max-iters".into(),
+                    "2000".into(),
+                    "--seed".into(),
+                    "7".into(),
+                ]),
+                timing: Some((103.1, 100.0)),
+                ..RunConfigSpec::new("gpt")
+            });
+            write_capsule(d, &spec).unwrap();
         }),
         ("distributed_ddp", |d, rec| {
             distributed(
@@ -486,4 +497,23 @@ fn every_fixture_has_its_verdict() {
             r.findings
         );
     }
+}
+
+#[test]
+fn bulk_journal_writes_the_same_bytes_as_append() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = CapsuleSpec::gpt_run("run_bulk", &["pass", "warn", "fail", "skip"]);
+    spec.recorded_outdir = Some("somewhere/run_bulk".into());
+    spec.overrides = json!({"gate_window": 8}).as_object().unwrap().clone();
+    spec.manual_judgement = Some(ManualJudgementSpec {
+        status: "fail".into(),
+        reason: "r".into(),
+        reviewer: None,
+        ts_utc: "2026-01-16T00:00:00Z".into(),
+    });
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    write_capsule(&a, &spec).unwrap();
+    spec.bulk_journal = true;
+    write_capsule(&b, &spec).unwrap();
+    assert_eq!(tree(&a), tree(&b));
 }

@@ -1,7 +1,7 @@
 //! `veriscope calibrate` end to end: acceptance status, spread over seeds, tokens.
 
 use assert_cmd::Command;
-use veriscope_report::synth::{CapsuleSpec, write_capsule};
+use veriscope_capsule::fixture::{CapsuleSpec, write_capsule};
 
 fn capsule(tmp: &tempfile::TempDir, name: &str, spec: &CapsuleSpec) -> std::path::PathBuf {
     let dir = tmp.path().join(name);
@@ -13,16 +13,18 @@ fn injected(name: &str, warn_at: usize) -> CapsuleSpec {
     let mut d = vec!["pass"; 10];
     d[warn_at] = "warn";
     d[warn_at + 1] = "fail";
-    let mut s = CapsuleSpec::new(name, &d);
+    let mut s = CapsuleSpec::gpt_run(name, &d);
     s.injection = Some((300, 200));
-    s.timing = Some((102.0, 100.0));
+    if let Some(rc) = s.run_config.as_mut() {
+        rc.timing = Some((102.0, 100.0));
+    }
     s
 }
 
 #[test]
 fn scores_control_and_injected_and_writes_both_files() {
     let tmp = tempfile::tempdir().unwrap();
-    let control = capsule(&tmp, "c1", &CapsuleSpec::new("c1", &["pass"; 20]));
+    let control = capsule(&tmp, "c1", &CapsuleSpec::gpt_run("c1", &["pass"; 20]));
     let inj = capsule(&tmp, "i1", &injected("i1", 6));
     let out_dir = tmp.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
@@ -69,8 +71,8 @@ fn several_seeds_report_spread_and_missed_targets() {
     let tmp = tempfile::tempdir().unwrap();
     let mut noisy = vec!["pass"; 10];
     noisy[3] = "warn";
-    let c1 = capsule(&tmp, "c1", &CapsuleSpec::new("c1", &noisy));
-    let c2 = capsule(&tmp, "c2", &CapsuleSpec::new("c2", &["pass"; 10]));
+    let c1 = capsule(&tmp, "c1", &CapsuleSpec::gpt_run("c1", &noisy));
+    let c2 = capsule(&tmp, "c2", &CapsuleSpec::gpt_run("c2", &["pass"; 10]));
     let i1 = capsule(&tmp, "i1", &injected("i1", 5));
     let i2 = capsule(&tmp, "i2", &injected("i2", 8));
     let out = tmp.path().join("cal.json");
@@ -111,7 +113,7 @@ fn several_seeds_report_spread_and_missed_targets() {
 #[test]
 fn missing_inputs_are_exit_2_with_token() {
     let tmp = tempfile::tempdir().unwrap();
-    let control = capsule(&tmp, "c1", &CapsuleSpec::new("c1", &["pass"; 4]));
+    let control = capsule(&tmp, "c1", &CapsuleSpec::gpt_run("c1", &["pass"; 4]));
     let out = Command::cargo_bin("veriscope")
         .unwrap()
         .current_dir(tmp.path())
@@ -129,7 +131,7 @@ fn missing_inputs_are_exit_2_with_token() {
             .starts_with("MISSING_RESULTS_SUMMARY: ")
     );
     assert!(!tmp.path().join("calibration.json").exists());
-    let no_onset = capsule(&tmp, "i0", &CapsuleSpec::new("i0", &["pass"; 4]));
+    let no_onset = capsule(&tmp, "i0", &CapsuleSpec::gpt_run("i0", &["pass"; 4]));
     let out = Command::cargo_bin("veriscope")
         .unwrap()
         .current_dir(tmp.path())

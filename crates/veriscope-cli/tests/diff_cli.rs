@@ -1,8 +1,12 @@
-//! `veriscope diff` end to end: Comparable(A,B) tokens, compact vs --all, JSON, warnings.
+//! `veriscope diff` end to end: Comparable(A,B) tokens, compact vs --all, JSON, warnings,
+//! and snapshots over pairs of the committed fixture capsules.
+
+mod support;
 
 use assert_cmd::Command;
 use serde_json::json;
-use veriscope_report::synth::{CapsuleSpec, write_capsule};
+use support::{transcripts, with_snapshot_dir};
+use veriscope_capsule::fixture::{CapsuleSpec, write_capsule};
 
 fn veriscope() -> Command {
     Command::cargo_bin("veriscope").unwrap()
@@ -17,8 +21,8 @@ fn capsule(tmp: &tempfile::TempDir, name: &str, spec: &CapsuleSpec) -> std::path
 #[test]
 fn comparable_pair_shows_only_differences_by_default() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = capsule(&tmp, "a", &CapsuleSpec::new("run_a", &["pass", "pass"]));
-    let b = capsule(&tmp, "b", &CapsuleSpec::new("run_b", &["pass", "warn"]));
+    let a = capsule(&tmp, "a", &CapsuleSpec::gpt_run("run_a", &["pass", "pass"]));
+    let b = capsule(&tmp, "b", &CapsuleSpec::gpt_run("run_b", &["pass", "warn"]));
     let out = veriscope()
         .arg("diff")
         .args([&a, &b])
@@ -53,9 +57,9 @@ fn comparable_pair_shows_only_differences_by_default() {
 #[test]
 fn window_hash_mismatch_is_exit_2_and_json_still_printed() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = capsule(&tmp, "a", &CapsuleSpec::new("run_a", &["pass"]));
-    let mut d = CapsuleSpec::new("run_d", &["pass"]);
-    d.window_salt = Some("x".into());
+    let a = capsule(&tmp, "a", &CapsuleSpec::gpt_run("run_a", &["pass"]));
+    let mut d = CapsuleSpec::gpt_run("run_d", &["pass"]);
+    d.window_signature["salt"] = json!("x");
     let d = capsule(&tmp, "d", &d);
     let err = veriscope()
         .arg("diff")
@@ -90,8 +94,8 @@ fn window_hash_mismatch_is_exit_2_and_json_still_printed() {
 #[test]
 fn preset_mismatch_needs_the_flag_and_tuned_alias_matches() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = capsule(&tmp, "a", &CapsuleSpec::new("run_a", &["pass"]));
-    let mut c = CapsuleSpec::new("run_c", &["pass"]);
+    let a = capsule(&tmp, "a", &CapsuleSpec::gpt_run("run_a", &["pass"]));
+    let mut c = CapsuleSpec::gpt_run("run_c", &["pass"]);
     c.gate_preset = "beta".into();
     let c = capsule(&tmp, "c", &c);
     veriscope().arg("diff").args([&a, &c]).assert().code(2);
@@ -100,7 +104,7 @@ fn preset_mismatch_needs_the_flag_and_tuned_alias_matches() {
         .args([&a, &c])
         .assert()
         .code(0);
-    let mut t = CapsuleSpec::new("run_t", &["pass"]);
+    let mut t = CapsuleSpec::gpt_run("run_t", &["pass"]);
     t.gate_preset = "tuned".into();
     let t = capsule(&tmp, "t", &t);
     veriscope().arg("diff").args([&a, &t]).assert().code(0);
@@ -109,9 +113,8 @@ fn preset_mismatch_needs_the_flag_and_tuned_alias_matches() {
 #[test]
 fn partial_and_tampered_capsules_are_rejected() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = capsule(&tmp, "a", &CapsuleSpec::new("run_a", &["pass", "fail"]));
-    let mut p = CapsuleSpec::new("run_p", &["pass"]);
-    p.partial = true;
+    let a = capsule(&tmp, "a", &CapsuleSpec::gpt_run("run_a", &["pass", "fail"]));
+    let p = CapsuleSpec::gpt_run("run_p", &["pass"]).interrupted();
     let p = capsule(&tmp, "p", &p);
     let err = veriscope()
         .arg("diff")
@@ -126,7 +129,7 @@ fn partial_and_tampered_capsules_are_rejected() {
             .unwrap()
             .contains("expected: False\n      got: {'run_a': False, 'run_b': True}")
     );
-    let t = capsule(&tmp, "t", &CapsuleSpec::new("run_t", &["pass", "fail"]));
+    let t = capsule(&tmp, "t", &CapsuleSpec::gpt_run("run_t", &["pass", "fail"]));
     let log = t.join("governance_log.jsonl");
     let text = std::fs::read_to_string(&log).unwrap().replacen(
         "\"decision\":\"fail\"",
@@ -148,10 +151,10 @@ fn partial_and_tampered_capsules_are_rejected() {
 #[test]
 fn distributed_difference_is_a_warning_only() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut a = CapsuleSpec::new("run_a", &["pass"]);
+    let mut a = CapsuleSpec::gpt_run("run_a", &["pass"]);
     a.distributed = Some(json!({"distributed_mode": "single_process", "world_size_observed": 1}));
     let a = capsule(&tmp, "a", &a);
-    let mut b = CapsuleSpec::new("run_b", &["pass"]);
+    let mut b = CapsuleSpec::gpt_run("run_b", &["pass"]);
     b.distributed = Some(
         json!({"distributed_mode": "ddp_wrapped", "world_size_observed": 2, "backend": "nccl", "ddp_wrapped": true, "rank": 0}),
     );
@@ -168,4 +171,46 @@ fn distributed_difference_is_a_warning_only() {
         String::from_utf8(err).unwrap(),
         "WARNING:DISTRIBUTED_METADATA_MISMATCH A(mode=single_process,world_size=1,backend=unknown) B(mode=ddp_wrapped,world_size=2,backend=nccl)\n"
     );
+}
+
+#[test]
+fn diff_over_fixture_pairs() {
+    let v = |n: &str| format!("fixtures/capsules/valid/{n}");
+    // (snapshot, A, B): comparable with a manual overlay, with distributed metadata, with
+    // different run ids and overrides; refused as partial, as a window-hash mismatch, and as
+    // an invalid capsule (compare profile: governance required and strictly valid).
+    let pairs = [
+        (
+            "four_gate__override_overlay",
+            v("four_gate"),
+            v("override_overlay"),
+        ),
+        (
+            "four_gate__distributed_ddp",
+            v("four_gate"),
+            v("distributed_ddp"),
+        ),
+        (
+            "four_gate__overrides_applied",
+            v("four_gate"),
+            v("overrides_applied"),
+        ),
+        ("four_gate__partial", v("four_gate"), v("partial")),
+        ("four_gate__failing_run", v("four_gate"), v("failing_run")),
+        (
+            "four_gate__invalid_governance",
+            v("four_gate"),
+            "fixtures/capsules/invalid/GOVERNANCE_LOG_INVALID".to_owned(),
+        ),
+    ];
+    with_snapshot_dir("diff", || {
+        for (name, a, b) in &pairs {
+            let runs = vec![
+                vec!["diff", a.as_str(), b.as_str()],
+                vec!["diff", "--all", a.as_str(), b.as_str()],
+                vec!["diff", "--json", a.as_str(), b.as_str()],
+            ];
+            insta::assert_snapshot!(*name, transcripts(&runs));
+        }
+    });
 }

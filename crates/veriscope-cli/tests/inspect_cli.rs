@@ -1,7 +1,10 @@
-//! `veriscope inspect` end to end.
+//! `veriscope inspect` end to end, with snapshots over the committed fixture capsules.
+
+mod support;
 
 use assert_cmd::Command;
-use veriscope_report::synth::{CapsuleSpec, write_capsule};
+use support::{fixtures, snapshot_name, transcripts, with_snapshot_dir};
+use veriscope_capsule::fixture::{CapsuleSpec, write_capsule};
 
 #[test]
 fn one_screen_summary_with_strip_and_next_steps() {
@@ -9,7 +12,7 @@ fn one_screen_summary_with_strip_and_next_steps() {
     let dir = tmp.path().join("cap");
     write_capsule(
         &dir,
-        &CapsuleSpec::new(
+        &CapsuleSpec::gpt_run(
             "run_i",
             &["skip", "pass", "pass", "warn", "pass", "fail", "pass"],
         ),
@@ -59,4 +62,34 @@ fn invalid_capsule_lists_expected_artifacts() {
     assert!(
         err.contains("Expected canonical artifacts under OUTDIR:\n  - window_signature.json\n")
     );
+}
+
+#[test]
+fn inspect_over_the_fixtures() {
+    let valid = fixtures("valid");
+    assert!(valid.len() >= 7, "{valid:?}");
+    with_snapshot_dir("inspect", || {
+        for rel in &valid {
+            let rel = rel.as_str();
+            let runs = vec![
+                vec!["inspect", rel],
+                vec![
+                    "inspect",
+                    rel,
+                    "--economic",
+                    "--price-per-gpu-hour",
+                    "2.5",
+                    "--gpus",
+                    "2",
+                ],
+            ];
+            insta::assert_snapshot!(snapshot_name(rel), transcripts(&runs));
+        }
+        let invalid = fixtures("invalid");
+        let runs: Vec<Vec<&str>> = invalid
+            .iter()
+            .map(|d| vec!["inspect", d.as_str()])
+            .collect();
+        insta::assert_snapshot!("invalid", transcripts(&runs));
+    });
 }

@@ -1,7 +1,7 @@
 //! `veriscope override` end to end: writes all three records, refuses without side effects.
 
 use assert_cmd::Command;
-use veriscope_report::synth::{CapsuleSpec, write_capsule};
+use veriscope_capsule::fixture::{CapsuleSpec, write_capsule};
 
 fn veriscope() -> Command {
     Command::cargo_bin("veriscope").unwrap()
@@ -26,7 +26,7 @@ fn listing(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 fn writes_json_jsonl_and_governance_event() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cap");
-    write_capsule(&dir, &CapsuleSpec::new("run_m", &["pass", "fail"])).unwrap();
+    write_capsule(&dir, &CapsuleSpec::gpt_run("run_m", &["pass", "fail"])).unwrap();
     let results_before = std::fs::read(dir.join("results.json")).unwrap();
     let out = veriscope()
         .arg("override")
@@ -127,7 +127,7 @@ fn refuses_missing_outdir_without_creating_it() {
 fn broken_chain_or_bad_input_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cap");
-    write_capsule(&dir, &CapsuleSpec::new("run_m", &["pass", "fail"])).unwrap();
+    write_capsule(&dir, &CapsuleSpec::gpt_run("run_m", &["pass", "fail"])).unwrap();
     let log = dir.join("governance_log.jsonl");
     let tampered =
         std::fs::read_to_string(&log)
@@ -151,7 +151,7 @@ fn broken_chain_or_bad_input_changes_nothing() {
     );
     assert_eq!(listing(&dir), before, "nothing written");
     let dir2 = tmp.path().join("cap2");
-    write_capsule(&dir2, &CapsuleSpec::new("run_n", &["pass"])).unwrap();
+    write_capsule(&dir2, &CapsuleSpec::gpt_run("run_n", &["pass"])).unwrap();
     let before = listing(&dir2);
     for bad in [
         vec!["--reason", "   "],

@@ -7,6 +7,7 @@
 //!   Appendix A), JSON (a stable document with [`report_schema`]) and self-contained HTML;
 //! - [`compare`]: `Comparable(A,B)` (contract_v1 §Comparable(A,B)), `diff` and `report --compare`;
 //! - [`inspect`]: the one-screen summary;
+//! - [`economic`]: the `--economic` estimate (iterations, hours and dollars a stop saves);
 //! - [`calibrate`]: FAR / detection delay / overhead scoring over control and injected capsules;
 //! - [`manual`]: the all-or-nothing `override` writer (manual judgement overlay + governance event).
 //!
@@ -15,6 +16,7 @@
 
 pub mod calibrate;
 pub mod compare;
+pub mod economic;
 mod error;
 mod fmt;
 pub mod inspect;
@@ -22,7 +24,6 @@ pub mod manual;
 pub mod overlay;
 pub mod render;
 pub mod stream;
-pub mod synth;
 pub mod view;
 
 pub use error::ReportError;

@@ -107,6 +107,9 @@ pub struct MetricsStream {
     pub malformed: u64,
     /// Timing totals, when some sample carried timing with a positive step time.
     pub overhead: Option<ProbeOverhead>,
+    /// Mean training step time in ms: `timing.step_ms` weighted by each sample's iteration
+    /// gap, over the iterations covered (the economic estimate's last-resort step time).
+    pub mean_step_ms: Option<f64>,
 }
 
 impl MetricsStream {
@@ -161,6 +164,7 @@ pub fn read_stream<R: BufRead>(mut reader: R, rel: &str) -> MetricsStream {
     let mut metrics: BTreeMap<String, Decimator> = BTreeMap::new();
     let (mut loss, mut ewma) = (Decimator::default(), Decimator::default());
     let mut prev_timed_iter: Option<u64> = None;
+    let mut timed_steps: u64 = 0;
     let mut timing = ProbeOverhead {
         probe_ms: 0.0,
         metric_ms: 0.0,
@@ -232,6 +236,7 @@ pub fn read_stream<R: BufRead>(mut reader: R, rel: &str) -> MetricsStream {
                         let gap = prev_timed_iter.map_or(1, |p: u64| iter.saturating_sub(p).max(1));
                         prev_timed_iter = Some(iter);
                         timing.step_ms += step * gap as f64;
+                        timed_steps += gap;
                         timing.probe_ms += f("probe_ms").unwrap_or(0.0);
                         timing.metric_ms += f("metric_ms").unwrap_or(0.0);
                         timing.samples += 1;
@@ -245,6 +250,7 @@ pub fn read_stream<R: BufRead>(mut reader: R, rel: &str) -> MetricsStream {
     out.loss = loss.finish();
     out.ewma_loss = ewma.finish();
     out.overhead = (timing.samples > 0 && timing.step_ms > 0.0).then_some(timing);
+    out.mean_step_ms = (timed_steps > 0).then(|| timing.step_ms / timed_steps as f64);
     out
 }
 
@@ -300,6 +306,7 @@ mod tests {
         assert!(!s.metrics.contains_key("z"));
         let o = s.overhead.unwrap();
         assert!((o.fraction() - 0.075).abs() < 1e-9);
+        assert_eq!(s.mean_step_ms, Some(10.0));
         assert_eq!(
             s.injection,
             Some(Injection {

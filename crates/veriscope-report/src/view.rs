@@ -15,6 +15,7 @@ use veriscope_capsule::load::{
 };
 use veriscope_capsule::validate::{ValidateOptions, ValidationReport, validate_capsule};
 
+use crate::economic::EconomicInputs;
 use crate::error::ReportError;
 use crate::overlay::{ManualOverlay, resolve_overlay};
 use crate::stream::{MetricsStream, ProbeOverhead, injection_of, load_stream, stream_path};
@@ -261,6 +262,8 @@ pub struct CapsuleView {
     pub validation_warnings: Vec<String>,
     /// The full counts object (extras included) for diff's `counts_differs`.
     pub raw_counts: Value,
+    /// Run config and results inputs of the economic estimate.
+    pub economic_inputs: EconomicInputs,
 }
 
 impl CapsuleView {
@@ -470,6 +473,10 @@ pub fn view_from_report(
         overhead: overhead(&run_config),
         stream,
         error_capsule: error_capsule(&run_config),
+        economic_inputs: EconomicInputs::from_artifacts(
+            &run_config,
+            capsule.results.as_ref().unwrap_or(&Value::Null),
+        ),
         validation_warnings: report.warnings().map(|f| f.message.clone()).collect(),
         run_id,
     })

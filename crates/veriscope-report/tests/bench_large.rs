@@ -6,9 +6,9 @@
 
 use std::time::Instant;
 
+use veriscope_capsule::fixture::{CapsuleSpec, write_capsule};
 use veriscope_capsule::validate::validate_capsule;
 use veriscope_report::compare::diff;
-use veriscope_report::synth::{CapsuleSpec, write_capsule};
 use veriscope_report::view::view_from_report;
 use veriscope_report::{Format, ValidationProfile, load_view, load_views, render_report};
 
@@ -23,8 +23,11 @@ fn report_and_diff_on_100k_gates() {
     decisions[99_000] = "fail";
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     let t = Instant::now();
-    write_capsule(&a, &CapsuleSpec::new("big_a", &decisions)).unwrap();
-    write_capsule(&b, &CapsuleSpec::new("big_b", &decisions)).unwrap();
+    for (dir, run_id) in [(&a, "big_a"), (&b, "big_b")] {
+        let mut spec = CapsuleSpec::gpt_run(run_id, &decisions);
+        spec.bulk_journal = true;
+        write_capsule(dir, &spec).unwrap();
+    }
     eprintln!("build two capsules: {:.2?}", t.elapsed());
     // Validation belongs to veriscope-capsule and is timed separately; the budget asserted
     // here is what this crate adds on top (parse + view + render).

@@ -1,13 +1,15 @@
 //! `veriscope report`: render one capsule (text, md, json, html) or compare several
-//! (`--compare`). Exit codes: contract_v1 §Exit Codes (0 rendered, 2 cannot report or
-//! incomparable, 3 internal).
+//! (`--compare`), optionally with the economic estimate (`--economic`, text and md only).
+//! Exit codes: contract_v1 §Exit Codes (0 rendered, 2 cannot report, incomparable or bad
+//! flags, 3 internal). Flag checks follow cli_contracts A8's order.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use veriscope_report::compare::compare_group;
+use veriscope_report::economic::{EconomicFlags, estimate};
 use veriscope_report::{
-    Format, ReportError, ValidationProfile, load_view, load_views, render_report,
+    CapsuleView, Format, ReportError, ValidationProfile, load_view, load_views, render_report,
 };
 
 /// Output format of `report`.
@@ -44,6 +46,60 @@ pub struct ReportArgs {
     /// With --compare: gate presets may differ
     #[arg(long)]
     pub allow_gate_preset_mismatch: bool,
+    #[command(flatten)]
+    pub economic: EconomicArgs,
+}
+
+/// The economic flags shared by `report` and `inspect` (cli_contracts A1, A8).
+#[derive(clap::Args)]
+pub struct EconomicArgs {
+    /// Append an economic estimate, text and md only (iterations, hours and cost a stop at the
+    /// first fail saves)
+    #[arg(long)]
+    pub economic: bool,
+    /// Planned total iterations (default: the run's forwarded --max_iters / --max_steps)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub planned_total_iters: Option<i64>,
+    /// GPU-hour price assumption for the estimate
+    #[arg(long, value_name = "PRICE", allow_negative_numbers = true)]
+    pub price_per_gpu_hour: Option<f64>,
+    /// GPU count assumption for the estimate
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
+    pub gpus: i64,
+}
+
+impl EconomicArgs {
+    /// The library's view of the flags.
+    pub fn flags(&self) -> EconomicFlags {
+        EconomicFlags {
+            economic: self.economic,
+            planned_total_iters: self.planned_total_iters,
+            price_per_gpu_hour: self.price_per_gpu_hour,
+            gpus: self.gpus,
+        }
+    }
+}
+
+/// Prints `message` to stderr and returns exit 2 (a flag-validation error, cli_contracts A2).
+pub fn usage_error(message: &str) -> anyhow::Result<ExitCode> {
+    eprintln!("{message}");
+    Ok(ExitCode::from(2))
+}
+
+/// `text` followed by the economic estimate in its format's layout: text gets the block after
+/// the report's closing blank line, Markdown a final `## Economic Estimate` section.
+pub fn with_economic(text: String, view: &CapsuleView, flags: &EconomicFlags, md: bool) -> String {
+    let e = estimate(view, flags);
+    if md {
+        format!("{text}\n{}\n", e.render_md())
+    } else {
+        format!("{text}{}\n", e.render_text())
+    }
 }
 
 /// Runs `veriscope report`.
@@ -53,13 +109,25 @@ pub fn execute(args: ReportArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.format
     };
+    let economic = args.economic.flags();
+    if let Err(message) = economic.validate() {
+        return usage_error(&message);
+    }
+    if economic.economic && format == ReportFormat::Json {
+        return usage_error("--economic is not supported with JSON output");
+    }
     if args.compare {
+        if economic.economic {
+            return usage_error("--economic is only supported for single-OUTDIR report output");
+        }
         return compare(&args, format);
     }
     let [outdir] = args.outdirs.as_slice() else {
-        eprintln!("report requires exactly one OUTDIR (or use --compare for multiple)");
-        return Ok(ExitCode::from(2));
+        return usage_error("report requires exactly one OUTDIR (or use --compare for multiple)");
     };
+    if economic.economic && format == ReportFormat::Html {
+        return usage_error("--economic is supported with text and md output only");
+    }
     let rendered = load_view(outdir, ValidationProfile::Report).and_then(|view| {
         let f = match format {
             ReportFormat::Text => Format::Text,
@@ -67,7 +135,12 @@ pub fn execute(args: ReportArgs) -> anyhow::Result<ExitCode> {
             ReportFormat::Json => Format::Json,
             ReportFormat::Html => Format::Html,
         };
-        render_report(&view, f)
+        let text = render_report(&view, f)?;
+        Ok(if economic.economic {
+            with_economic(text, &view, &economic, f == Format::Markdown)
+        } else {
+            text
+        })
     });
     match rendered {
         Ok(text) => {
