@@ -23,6 +23,7 @@ pub mod inspect;
 pub mod manual;
 pub mod overlay;
 pub mod render;
+mod results_lite;
 pub mod stream;
 pub mod view;
 

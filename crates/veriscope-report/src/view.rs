@@ -18,6 +18,7 @@ use veriscope_capsule::validate::{ValidateOptions, ValidationReport, validate_ca
 use crate::economic::EconomicInputs;
 use crate::error::ReportError;
 use crate::overlay::{ManualOverlay, resolve_overlay};
+use crate::results_lite;
 use crate::stream::{MetricsStream, ProbeOverhead, injection_of, load_stream, stream_path};
 
 /// Runner log captured by the wrapper (productization §6).
@@ -363,11 +364,20 @@ pub fn load_view(outdir: &Path, profile: ValidationProfile) -> Result<CapsuleVie
             outdir.display()
         )));
     }
-    let report = validate_capsule(outdir, &profile.options());
+    // Validation and reading the artifacts for display are independent; on a large capsule
+    // each takes a noticeable share of the report's time, so they run side by side.
+    let (report, parts) = std::thread::scope(|scope| {
+        let validation = scope.spawn(|| validate_capsule(outdir, &profile.options()));
+        let parts = load_parts(outdir);
+        let report = validation
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (report, parts)
+    });
     if !report.is_valid() {
         return Err(ReportError::CannotReport(report.message.clone()));
     }
-    view_from_report(outdir, &report)
+    build_view(outdir, &report, parts?)
 }
 
 /// [`load_view`] for several capsules, one thread each (diff and compare read two or more
@@ -400,8 +410,58 @@ pub fn view_from_report(
     outdir: &Path,
     report: &ValidationReport,
 ) -> Result<CapsuleView, ReportError> {
-    let capsule =
-        load::load_capsule(outdir).map_err(|e| ReportError::CannotReport(e.to_string()))?;
+    build_view(outdir, report, load_parts(outdir)?)
+}
+
+/// The capsule's artifacts as the view reads them: results.json without its `gates` (those
+/// come as typed rows, see results_lite), the others whole.
+struct Parts {
+    capsule: load::Capsule,
+    gates: Vec<GatePoint>,
+}
+
+fn load_parts(outdir: &Path) -> Result<Parts, ReportError> {
+    let err = |e: load::LoadError| ReportError::CannotReport(e.to_string());
+    let results = match load::read_bytes(outdir, load::RESULTS).map_err(err)? {
+        None => None,
+        Some(bytes) => {
+            // The whole-object reader words a broken file exactly as validate does.
+            let lite = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(results_lite::parse_results);
+            match lite {
+                Some(lite) => Some(lite),
+                None => {
+                    load::parse_object(load::RESULTS, &bytes).map_err(err)?;
+                    None
+                }
+            }
+        }
+    };
+    let (results, gates) = match results {
+        Some(r) => (Some(r.top), r.gates),
+        None => (None, Vec::new()),
+    };
+    let capsule = load::Capsule {
+        outdir: outdir.to_path_buf(),
+        window_signature: load::read_object(outdir, load::WINDOW_SIGNATURE).map_err(err)?,
+        results,
+        summary: load::read_object(outdir, load::RESULTS_SUMMARY).map_err(err)?,
+        run_config: load::read_object(outdir, load::RUN_CONFIG).map_err(err)?,
+        manual_judgement: load::read_object(outdir, load::MANUAL_JUDGEMENT).map_err(err)?,
+        has_manual_judgement_log: outdir.join(load::MANUAL_JUDGEMENT_LOG).is_file(),
+        has_governance_log: outdir.join(load::GOVERNANCE_LOG).is_file(),
+        has_first_fail_marker: outdir.join(load::FIRST_FAIL_MARKER).exists(),
+    };
+    Ok(Parts { capsule, gates })
+}
+
+fn build_view(
+    outdir: &Path,
+    report: &ValidationReport,
+    parts: Parts,
+) -> Result<CapsuleView, ReportError> {
+    let Parts { capsule, gates } = parts;
     let summary = capsule.summary.clone().unwrap_or_default();
     let partial = capsule.is_partial();
     let header = capsule.results.as_ref().unwrap_or(&summary);
@@ -451,11 +511,7 @@ pub fn view_from_report(
         counts: Counts::from_value(summary.get("counts")),
         raw_counts: summary.get("counts").cloned().unwrap_or(Value::Null),
         first_fail_iter,
-        gates: capsule
-            .results
-            .as_ref()
-            .map(gate_points)
-            .unwrap_or_default(),
+        gates,
         metrics: capsule
             .results
             .as_ref()
@@ -494,38 +550,6 @@ fn display_ts(v: Option<&Value>) -> String {
 
 fn f64_of(v: Option<&Value>) -> Option<f64> {
     v.and_then(Value::as_f64).filter(|x| x.is_finite())
-}
-
-fn gate_points(results: &Value) -> Vec<GatePoint> {
-    let Some(gates) = results.get("gates").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    gates
-        .iter()
-        .filter_map(|g| {
-            let audit = g.get("audit").and_then(Value::as_object);
-            let a = |k: &str| audit.and_then(|m| m.get(k));
-            Some(GatePoint {
-                iter: g.get("iter")?.as_u64()?,
-                decision: g.get("decision")?.as_str()?.to_owned(),
-                evaluated: a("evaluated").and_then(Value::as_bool).unwrap_or(false),
-                worst_dw: f64_of(a("worst_DW")),
-                eps_eff: f64_of(a("eps_eff")),
-                reason: a("reason")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                per_metric_tv: a("per_metric_tv")
-                    .and_then(Value::as_object)
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| Some((k.clone(), f64_of(Some(v))?)))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            })
-        })
-        .collect()
 }
 
 fn metric_series(results: &Value) -> BTreeMap<String, Vec<(u64, f64)>> {
