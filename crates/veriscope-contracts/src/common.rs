@@ -99,7 +99,8 @@ pub struct ProfileV1 {
     /// Preset name, e.g. `tuned_v0`.
     pub gate_preset: String,
     /// Applied overrides (default `{}`, always written).
-    #[serde(default)]
+    // `null` reads as `{}`.
+    #[serde(default, deserialize_with = "crate::num::null_as_default")]
     pub overrides: Map<String, Value>,
     /// Unknown keys, preserved.
     #[serde(flatten)]

@@ -59,10 +59,11 @@ pub enum Decision {
 token_enum!(Decision { Pass => "pass", Warn => "warn", Fail => "fail", Skip => "skip" });
 
 impl Decision {
-    /// Parses a governance payload decision the way the journal reader does (A6.3):
-    /// surrounding whitespace is ignored and case is folded.
+    /// Parses a governance payload decision the way the journal reader does (A6.3: the
+    /// value's Python `strip().lower()` form): surrounding whitespace (Python's set) is
+    /// ignored and case is folded with Unicode rules.
     pub fn parse_lenient(token: &str) -> Option<Self> {
-        Self::parse(&token.trim().to_lowercase())
+        Self::parse(&crate::pyrepr::python_strip(token).to_lowercase())
     }
 }
 

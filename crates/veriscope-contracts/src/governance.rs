@@ -421,8 +421,10 @@ impl<'a> Requirements<'a> {
     }
 }
 
+/// A string that is not empty after Python's `strip()` (A6.3 "non-empty strings (after strip)").
 fn is_non_empty_str(v: &Value) -> bool {
-    v.as_str().is_some_and(|s| !s.trim().is_empty())
+    v.as_str()
+        .is_some_and(|s| !crate::pyrepr::python_strip(s).is_empty())
 }
 
 /// Checks the payload requirements of `kind` on a raw payload (A6.3). Manual events have
@@ -495,18 +497,35 @@ fn overrides_requirements(req: &mut Requirements<'_>) {
 fn gate_decision_requirements(req: &mut Requirements<'_>) {
     req.non_empty_str("run_id");
     req.non_empty_str("outdir");
-    if let Some(iter) = req.get("iter")
-        && !iter.as_number().is_some_and(|n| n.is_i64() || n.is_u64())
-    {
-        req.invalid.insert("iter".into());
-    }
-    let decision = req.get("decision").and_then(|v| {
-        let parsed = v.as_str().and_then(Decision::parse_lenient);
-        if parsed.is_none() {
-            req.invalid.insert("decision".into());
+    // `iter` and `decision`: only an absent key is missing; `null` is an invalid value.
+    // `iter` is Python's `isinstance(iter, int) and not isinstance(iter, bool)`: any
+    // integer token, whatever its size (not `1.0`, `true` or `"1"`).
+    match req.payload.get("iter") {
+        None => {
+            req.missing.insert("iter".into());
         }
-        parsed
-    });
+        Some(iter)
+            if iter
+                .as_number()
+                .is_none_or(|n| n.to_string().contains(['.', 'e', 'E'])) =>
+        {
+            req.invalid.insert("iter".into());
+        }
+        Some(_) => {}
+    }
+    let decision = match req.payload.get("decision") {
+        None => {
+            req.missing.insert("decision".into());
+            None
+        }
+        Some(v) => {
+            let parsed = v.as_str().and_then(Decision::parse_lenient);
+            if parsed.is_none() {
+                req.invalid.insert("decision".into());
+            }
+            parsed
+        }
+    };
     if let Some(audit) = req.object("audit") {
         audit_requirements(req, audit, decision);
     }

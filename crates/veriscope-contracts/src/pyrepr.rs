@@ -28,6 +28,13 @@ pub fn python_value_repr(v: &Value) -> String {
     }
 }
 
+/// Python's `str.strip()` without arguments: removes what `str.isspace()` calls whitespace,
+/// i.e. Unicode White_Space (Rust's `char::is_whitespace`) plus U+001C..U+001F, which
+/// Python counts as whitespace and Rust does not.
+pub(crate) fn python_strip(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
 fn python_number_repr(n: &serde_json::Number) -> String {
     let text = n.to_string();
     if !text.contains(['.', 'e', 'E']) {
@@ -45,6 +52,12 @@ fn python_number_repr(n: &serde_json::Number) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strip_like_python() {
+        assert_eq!(python_strip(" \t\u{a0}pass\u{1f}\u{1c}\n"), "pass");
+        assert_eq!(python_strip("\u{200b}x"), "\u{200b}x");
+    }
 
     #[test]
     fn reprs_like_python() {

@@ -19,6 +19,8 @@ use crate::{Decision, FindingCode, RunStatus};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AuditV1 {
     /// Whether the gate had enough evidence to decide (`false` means decision `skip`).
+    // Read laxly (`"true"`, `1`, ... accepted; cli_contracts A4), always written as a bool.
+    #[serde(deserialize_with = "num::lax_bool")]
     pub evaluated: bool,
     /// Why: `insufficient_evidence`, `metric_unavailable`, `pass`, `warn`, `fail`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,6 +29,7 @@ pub struct AuditV1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     /// Largest windowed divergence D_W over metrics (>= 0).
+    // Numeric strings and overflowing tokens (read as +inf) are read too, as validate does.
     #[serde(
         rename = "worst_DW",
         default,
@@ -42,6 +45,7 @@ pub struct AuditV1 {
     )]
     pub eps_eff: Option<f64>,
     /// Total-variation distance per metric (values >= 0; always written, may be empty).
+    // `null` reads as empty; values are read like `worst_DW`.
     #[serde(default, deserialize_with = "num::float_map")]
     pub per_metric_tv: BTreeMap<String, f64>,
     /// Distributed aggregation mode, when aggregated across ranks.
@@ -121,10 +125,20 @@ pub struct GateRecordV1 {
     /// The audit record.
     pub audit: AuditV1,
     /// Legacy boolean: false exactly for `fail`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Read laxly, like `audit.evaluated`.
+    #[serde(
+        default,
+        deserialize_with = "num::lax_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ok: Option<bool>,
     /// Legacy boolean: true only for `warn`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Read laxly, like `audit.evaluated`.
+    #[serde(
+        default,
+        deserialize_with = "num::lax_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub warn: Option<bool>,
     /// Unknown keys, preserved.
     #[serde(flatten)]
@@ -200,7 +214,11 @@ pub struct MetricsRefV1 {
     /// Path of the metrics file (non-empty).
     pub path: String,
     /// Format name (non-empty; default `legacy_v0`).
-    #[serde(default = "default_metrics_format")]
+    // `null` reads as the default.
+    #[serde(
+        default = "default_metrics_format",
+        deserialize_with = "metrics_format"
+    )]
     pub format: String,
     /// Number of records (>= 0).
     #[serde(
@@ -219,6 +237,10 @@ pub struct MetricsRefV1 {
 
 fn default_metrics_format() -> String {
     "legacy_v0".to_string()
+}
+
+fn metrics_format<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_else(default_metrics_format))
 }
 
 impl MetricsRefV1 {
@@ -271,7 +293,8 @@ pub struct ResultsV1 {
     /// One record per gate check (every `gate_window` iterations).
     pub gates: Vec<GateRecordV1>,
     /// Metric samples (may be empty).
-    #[serde(default)]
+    // `null` reads as empty.
+    #[serde(default, deserialize_with = "num::null_as_default")]
     pub metrics: Vec<MetricRecordV1>,
     /// Optional pointer to an external metrics file.
     #[serde(default, skip_serializing_if = "Option::is_none")]

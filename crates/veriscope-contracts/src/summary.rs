@@ -1,7 +1,10 @@
 //! `results_summary.json` (productization §4D, cli_contracts A4): the compiled summary.
 
+use std::fmt;
+
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::de::{Error as _, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::common::{Artifact, ProfileV1, SchemaVersion, WindowSignatureRefV1};
@@ -15,26 +18,92 @@ use crate::violation::ContractViolation;
 use crate::{Decision, FindingCode, RunStatus};
 
 /// Gate decision counts. On disk the pass count's key is `pass` (`pass_` is read too).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+//
+// Read by hand (see the `Deserialize` impl) so that `pass` and `pass_` resolve the way
+// validate resolves them: `pass` when present and not null, else `pass_`; a `pass_` that
+// is not used stays in `extra`. A `null` count reads as absent ("Field required").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct CountsV1 {
     /// Gates with `audit.evaluated = true`.
-    #[serde(deserialize_with = "num::strict_u64")]
     pub evaluated: u64,
     /// Gates with decision `skip`.
-    #[serde(deserialize_with = "num::strict_u64")]
     pub skip: u64,
     /// Gates with decision `pass`.
-    #[serde(alias = "pass_", deserialize_with = "num::strict_u64")]
     pub pass: u64,
     /// Gates with decision `warn`.
-    #[serde(deserialize_with = "num::strict_u64")]
     pub warn: u64,
     /// Gates with decision `fail`.
-    #[serde(deserialize_with = "num::strict_u64")]
     pub fail: u64,
     /// Unknown keys, preserved.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// The five count keys, in field order.
+const COUNT_KEYS: [&str; 5] = ["evaluated", "skip", "pass", "warn", "fail"];
+
+/// One count value: a strict integer >= 0, or `None` for `null`.
+struct StrictCount(Option<u64>);
+
+impl<'de> Deserialize<'de> for StrictCount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        num::strict_u64_opt(d).map(StrictCount)
+    }
+}
+
+impl<'de> Deserialize<'de> for CountsV1 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(CountsVisitor)
+    }
+}
+
+struct CountsVisitor;
+
+impl<'de> Visitor<'de> for CountsVisitor {
+    type Value = CountsV1;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct CountsV1")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CountsV1, A::Error> {
+        let mut core: [Option<u64>; 5] = [None; 5];
+        let mut pass_alias: Option<Value> = None;
+        let mut extra = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if let Some(i) = COUNT_KEYS.iter().position(|k| *k == key) {
+                core[i] = map.next_value::<StrictCount>()?.0;
+            } else if key == "pass_" {
+                pass_alias = Some(map.next_value()?);
+            } else {
+                let value: Value = map.next_value()?;
+                extra.insert(key, value);
+            }
+        }
+        match pass_alias {
+            // `pass_` stands in for an absent (or null) `pass`.
+            Some(alias) if core[2].is_none() => {
+                core[2] = match &alias {
+                    Value::Null => None,
+                    Value::Number(n) => Some(num::strict_u64_from(n).map_err(A::Error::custom)?),
+                    _ => return Err(A::Error::custom(num::NOT_AN_INTEGER)),
+                };
+            }
+            Some(alias) => {
+                extra.insert("pass_".to_string(), alias);
+            }
+            None => {}
+        }
+        let take = |i: usize| core[i].ok_or_else(|| A::Error::missing_field(COUNT_KEYS[i]));
+        Ok(CountsV1 {
+            evaluated: take(0)?,
+            skip: take(1)?,
+            pass: take(2)?,
+            warn: take(3)?,
+            fail: take(4)?,
+            extra,
+        })
+    }
 }
 
 impl CountsV1 {
@@ -43,10 +112,11 @@ impl CountsV1 {
         self.evaluated == 0 && self.skip == 0 && self.pass == 0 && self.warn == 0 && self.fail == 0
     }
 
-    /// `pass + warn + fail == evaluated` (A4).
+    /// `pass + warn + fail == evaluated` (A4), summed without overflow (the original's
+    /// Python ints cannot overflow, so huge counts never wrap into a match).
     pub fn check(&self) -> Vec<ContractViolation> {
-        let sum = self.pass + self.warn + self.fail;
-        if sum == self.evaluated {
+        let sum = u128::from(self.pass) + u128::from(self.warn) + u128::from(self.fail);
+        if sum == u128::from(self.evaluated) {
             return Vec::new();
         }
         vec![ContractViolation::new(
@@ -126,7 +196,12 @@ pub struct ResultsSummaryV1 {
     )]
     pub first_fail_iter: Option<u64>,
     /// True for a partial capsule (results.json absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Read laxly, like `audit.evaluated`.
+    #[serde(
+        default,
+        deserialize_with = "num::lax_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub partial: Option<bool>,
     /// Unknown keys (`note`, `wrapper_emitted`, ...), preserved.
     #[serde(flatten)]
@@ -249,5 +324,57 @@ impl Artifact for ResultsSummaryV1 {
         out.extend(header.order_rule());
         out.extend(self.decision_rules());
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::CountsV1;
+    use crate::common::parse_typed;
+
+    fn counts(v: Value) -> Result<CountsV1, String> {
+        parse_typed::<CountsV1>(&v).map_err(|e| format!("{} at {}", e.message, e.pointer))
+    }
+
+    #[test]
+    fn pass_wins_over_pass_underscore_and_null_reads_as_absent() {
+        let both = counts(
+            json!({"evaluated": 1, "skip": 0, "pass": 1, "pass_": "x", "warn": 0, "fail": 0}),
+        )
+        .unwrap();
+        assert_eq!(both.pass, 1);
+        assert_eq!(both.extra["pass_"], json!("x"));
+        let alias = counts(
+            json!({"evaluated": 2, "skip": 0, "pass": null, "pass_": 2, "warn": 0, "fail": 0}),
+        )
+        .unwrap();
+        assert_eq!((alias.pass, alias.extra.len()), (2, 0));
+        let missing =
+            counts(json!({"evaluated": 0, "skip": 0, "pass": null, "warn": 0, "fail": 0}));
+        assert!(missing.unwrap_err().starts_with("Field required"));
+        let typed = counts(json!({"evaluated": 0, "skip": "0", "pass": 0, "warn": 0, "fail": 0}));
+        assert!(typed.unwrap_err().ends_with(" at /skip"));
+        let not_object = counts(json!([1]));
+        assert!(
+            not_object
+                .unwrap_err()
+                .starts_with("Input should be an object")
+        );
+    }
+
+    #[test]
+    fn counts_sum_does_not_overflow() {
+        let c = CountsV1 {
+            pass: u64::MAX,
+            warn: 1,
+            ..CountsV1::default()
+        };
+        let v = c.check();
+        assert_eq!(
+            v[0].message,
+            "counts must satisfy pass+warn+fail == evaluated: 18446744073709551616 != 0"
+        );
     }
 }
