@@ -505,8 +505,9 @@ fn check_counts(v: &Value, loc: &[Seg]) -> Checked<Counts> {
         warn: get("warn", None)?,
         fail: get("fail", None)?,
     };
-    let sum = counts.pass + counts.warn + counts.fail;
-    if sum != counts.evaluated {
+    // Python ints do not overflow; a u128 sum of three u64 cannot either.
+    let sum = u128::from(counts.pass) + u128::from(counts.warn) + u128::from(counts.fail);
+    if sum != u128::from(counts.evaluated) {
         return Err(SchemaError::new(
             format!(
                 "Value error, counts must satisfy pass+warn+fail == evaluated: {sum} != {}",
@@ -543,6 +544,16 @@ fn check_metrics_ref(v: &Value) -> Checked<()> {
     }
     if let Some(c) = present(obj, "count") {
         strict_uint(c, &join(&loc, "count"))?;
+    }
+    if let Some(h) = present(obj, "sha256") {
+        let hloc = join(&loc, "sha256");
+        let hash = string(h, &hloc)?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(SchemaError::new(
+                "String should match pattern '^[a-fA-F0-9]{64}$'",
+                &hloc,
+            ));
+        }
     }
     Ok(())
 }
@@ -683,7 +694,34 @@ fn nonneg_float(v: &Value, loc: &[Seg]) -> Checked<f64> {
     }
 }
 
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in µs since the epoch: the range of
+/// Python's `datetime`.
+const MIN_UNIX_MICROS: i64 = -62_135_596_800_000_000;
+const MAX_UNIX_MICROS: i64 = 253_402_300_799_999_999;
+
 fn datetime(v: &Value, loc: &[Seg]) -> Checked<UtcMicros> {
+    // Integer Unix timestamps are UTC instants (cli_contracts A4, datetime inputs), read as
+    // pydantic does: seconds up to 2e10 in magnitude, milliseconds beyond.
+    if let Some(n) = v
+        .as_number()
+        .filter(|n| !n.to_string().contains(['.', 'e', 'E']))
+    {
+        return n
+            .as_i64()
+            .and_then(|n| {
+                if n.unsigned_abs() <= veriscope_contracts::UNIX_SECONDS_LIMIT {
+                    n.checked_mul(1_000_000)
+                } else {
+                    n.checked_mul(1_000)
+                }
+            })
+            .filter(|m| (MIN_UNIX_MICROS..=MAX_UNIX_MICROS).contains(m))
+            .map(|micros| UtcMicros {
+                micros,
+                naive: false,
+            })
+            .ok_or_else(|| SchemaError::new("Input should be a valid datetime", loc));
+    }
     let Some(s) = v.as_str() else {
         return Err(SchemaError::new("Input should be a valid datetime", loc));
     };

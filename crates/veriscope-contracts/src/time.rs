@@ -156,9 +156,14 @@ pub fn format_utc(ts: Timestamp) -> String {
     ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Integers up to this magnitude are Unix seconds, larger ones milliseconds (pydantic's
+/// datetime rule, which the original applied to `*_utc` fields).
+pub const UNIX_SECONDS_LIMIT: u64 = 20_000_000_000;
+
 /// A `*_utc` field: read leniently with [`parse_utc`], written with [`format_utc`].
 ///
-/// Integer Unix seconds are also accepted on read (the original's pydantic did).
+/// Integer Unix timestamps are also accepted on read, as the original's pydantic did:
+/// seconds, or milliseconds above [`UNIX_SECONDS_LIMIT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UtcTimestamp(pub Timestamp);
 
@@ -207,7 +212,14 @@ impl<'de> Deserialize<'de> for UtcTimestamp {
             Raw::Number(n) => n
                 .as_i64()
                 .filter(|_| !n.to_string().contains(['.', 'e', 'E']))
-                .and_then(|secs| Timestamp::from_second(secs).ok())
+                .and_then(|n| {
+                    // pydantic: |n| <= 2e10 is seconds, larger magnitudes milliseconds.
+                    if n.unsigned_abs() <= UNIX_SECONDS_LIMIT {
+                        Timestamp::from_second(n).ok()
+                    } else {
+                        Timestamp::from_millisecond(n).ok()
+                    }
+                })
                 .map(UtcTimestamp)
                 .ok_or_else(|| D::Error::custom("Input should be a valid datetime")),
         }

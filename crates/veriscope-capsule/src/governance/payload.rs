@@ -116,7 +116,7 @@ fn gate_decision(pl: &Map<String, Value>, p: &mut PayloadProblems) {
         Some(v) => {
             let d = v
                 .as_str()
-                .map(|s| s.trim().to_ascii_lowercase())
+                .map(crate::pyrepr::py_strip_lower)
                 .filter(|d| DECISIONS.contains(&d.as_str()));
             if d.is_none() {
                 p.invalid.insert("decision");
@@ -173,7 +173,7 @@ fn nonblank(
         None | Some(Value::Null) if top => {
             p.missing.insert(label);
         }
-        Some(Value::String(s)) if !s.trim().is_empty() => {}
+        Some(Value::String(s)) if !crate::pyrepr::py_strip(s).is_empty() => {}
         _ => {
             p.invalid.insert(label);
         }
@@ -222,9 +222,18 @@ fn distributed_ok(d: &Value) -> bool {
     };
     let nonempty =
         |k: &str| present(obj, k).is_none_or(|v| v.as_str().is_some_and(|s| !s.is_empty()));
+    // Python ints are unbounded: any non-negative integer token meets a minimum of 0 or 1
+    // unless it is zero; only negative tokens need their value.
     let int_min = |k: &str, min: i64| {
-        present(obj, k)
-            .is_none_or(|v| is_int(v) && v.to_string().parse::<i64>().is_ok_and(|n| n >= min))
+        present(obj, k).is_none_or(|v| {
+            let t = v.to_string();
+            is_int(v)
+                && if t.starts_with('-') {
+                    t.parse::<i64>().is_ok_and(|n| n >= min)
+                } else {
+                    min <= 0 || t.bytes().any(|b| b != b'0')
+                }
+        })
     };
     let boolean = |k: &str| present(obj, k).is_none_or(Value::is_boolean);
     nonempty("distributed_mode")

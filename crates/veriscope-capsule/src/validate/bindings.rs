@@ -143,7 +143,7 @@ impl BindingFacts {
         let decision = payload
             .get("decision")
             .and_then(Value::as_str)
-            .map(|d| d.trim().to_ascii_lowercase());
+            .map(crate::pyrepr::py_strip_lower);
         if let (Some(iter), Some(d)) = (iter, decision.filter(|d| DECISIONS.contains(&d.as_str())))
         {
             let audit = payload.get("audit").unwrap_or(&Value::Null);
@@ -489,7 +489,7 @@ fn stripped<'a>(payload: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     payload
         .get(key)
         .and_then(Value::as_str)
-        .map(str::trim)
+        .map(crate::pyrepr::py_strip)
         .filter(|s| !s.is_empty())
 }
 
