@@ -1,5 +1,7 @@
-//! Gate benchmark (harness-less): cost of one metric snapshot and one gate check, and the
-//! false-alarm rate / detection delay of tuned_v0 vs calibrated_v1 on seeded synthetic runs.
+//! Gate benchmark (harness-less): cost of one metric snapshot and one gate check, memory per
+//! run, and the false-alarm rate / detection delay of tuned_v0, calibrated_v1 and
+//! calibrated_v2 on seeded synthetic runs (i.i.d. noise, and healthy-learning baselines with
+//! autocorrelated noise).
 //!
 //! Run: `cargo bench -p veriscope-gate --bench gate_bench [-- SEEDS]` (default 200 seeds).
 //! Prints a markdown report; docs/gate.md §Measured holds the figures of record.
@@ -10,7 +12,9 @@ use std::time::Instant;
 use veriscope_gate::engine::{Decision, GateConfig, GateEngine, GateRecord};
 use veriscope_gate::metrics::{MetricConfig, MetricState};
 use veriscope_gate::prng::SplitMix64;
-use veriscope_gate::synthetic::{Pathology, Scenario};
+use veriscope_gate::synthetic::{Noise, Pathology, Scenario, Trend};
+
+const PRESETS: [&str; 3] = ["tuned_v0", "calibrated_v1", "calibrated_v2"];
 
 fn main() {
     let seeds: u64 = std::env::args()
@@ -18,18 +22,46 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(200);
     println!("## Measured (veriscope-gate bench, {seeds} seeds)\n");
-    bench_snapshot();
-    for preset in ["tuned_v0", "calibrated_v1"] {
+    bench_snapshot(4096, 384);
+    bench_snapshot(512, 64);
+    for preset in PRESETS {
         bench_check(preset);
     }
     println!();
     println!(
-        "| preset | noise (bins) | FAR/check stationary | collapse: delay W (missed) | drift: delay W (missed) | var ×4: delay W (missed) |"
+        "| baseline | noise (bins) | preset | FAR/check healthy | collapse: delay W (missed) | drift −1/W: delay W (missed) | drift −4/W: delay W (missed) | var ×4: delay W (missed) |"
     );
-    println!("| --- | --- | --- | --- | --- | --- |");
-    for noise in [0.25, 0.5, 1.0] {
-        for preset in ["tuned_v0", "calibrated_v1"] {
-            quality_row(preset, noise, seeds);
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    let curve = Trend::LearningCurve {
+        amplitude_bins: 4.0,
+        tau_iters: 1000.0,
+    };
+    let rows: [(&str, Noise, Trend, &[f64]); 4] = [
+        ("flat, i.i.d.", Noise::Iid, Trend::Flat, &[0.25, 0.5, 1.0]),
+        (
+            "flat, AR(1) 0.5",
+            Noise::Ar1 { phi: 0.5 },
+            Trend::Flat,
+            &[0.25, 1.0],
+        ),
+        (
+            "learning curve, MA(2)",
+            Noise::MovingAverage { q: 2 },
+            curve,
+            &[0.25, 1.0],
+        ),
+        (
+            "learning curve, AR(1) 0.7",
+            Noise::Ar1 { phi: 0.7 },
+            curve,
+            &[0.5],
+        ),
+    ];
+    for (label, noise, trend, levels) in rows {
+        for &level in levels {
+            for preset in PRESETS {
+                quality_row(label, preset, level, noise, trend, seeds);
+            }
         }
     }
 }
@@ -39,8 +71,7 @@ fn median_us(mut samples: Vec<f64>) -> f64 {
     samples[samples.len() / 2]
 }
 
-fn bench_snapshot() {
-    let (n, d) = (4096, 384);
+fn bench_snapshot(n: usize, d: usize) {
     let h: Vec<f32> = SplitMix64::new(1)
         .normals(n * d)
         .into_iter()
@@ -48,7 +79,8 @@ fn bench_snapshot() {
         .collect();
     let mut state = MetricState::new(MetricConfig::default());
     state.snapshot(&h, n, d, 0); // warm: JL matrix cached, gauge initialized
-    let times: Vec<f64> = (1..=15)
+    let runs = if n * d > 100_000 { 15 } else { 200 };
+    let times: Vec<f64> = (1..=runs)
         .map(|i| {
             let t = Instant::now();
             black_box(state.snapshot(black_box(&h), n, d, i * 5));
@@ -56,29 +88,50 @@ fn bench_snapshot() {
         })
         .collect();
     println!(
-        "- metric snapshot N={n}, D={d} -> 64 (f64, single thread): median {:.0} µs over 15 runs",
+        "- metric snapshot N={n}, D={d} -> {} (f64, single thread): median {:.0} µs over {runs} runs",
+        d.min(64),
         median_us(times)
     );
 }
 
 fn bench_check(preset: &str) {
     let samples = Scenario::pilot(3, 0.5, Pathology::None).samples();
+    let cfg = GateConfig::preset(preset).unwrap();
     let mut times = vec![];
+    let mut observe = vec![];
     for _ in 0..20 {
-        let mut engine = GateEngine::new(GateConfig::preset(preset).unwrap());
+        let mut engine = GateEngine::new(cfg.clone());
         for s in &samples {
             let t = Instant::now();
             let rec = engine.observe(s);
             let us = t.elapsed().as_secs_f64() * 1e6;
             if rec.is_some() {
                 times.push(us);
+            } else {
+                observe.push(us);
             }
         }
     }
+    // Memory: the snapshot ring (per snapshot: iter, Vec header + one Option<f64> per metric,
+    // loss and ewma) plus, for the parity presets and calibrated_v1, the regime reference
+    // (≤ 5 windows × Wm values per metric once frozen, ≤ 20 windows while accumulating).
+    let m = cfg.weights.len();
+    let snap = 8 + 24 + 16 * m + 32;
+    let ring = cfg.history_snapshots() * snap;
+    let regime = if cfg.sequential.is_some() {
+        m * (3 * 8 + 4 * 24) // three CUSUMs and ≤ 4 autocorrelation triples per metric
+    } else {
+        cfg.regime.max_accumulator_windows * cfg.snapshots_per_window() * m * 8
+    };
     println!(
-        "- one gate check ({preset}, W=100, Wm=20, incl. audit JSON): median {:.1} µs over {} checks",
+        "- one gate check ({preset}, W=100, Wm=20, incl. audit JSON): median {:.1} µs over {} checks; observe without a check {:.2} µs; memory ≈ {:.1} KiB (ring of {} snapshots {:.1} KiB + state ≤ {:.1} KiB)",
         median_us(times.clone()),
-        times.len()
+        times.len(),
+        median_us(observe),
+        (ring + regime) as f64 / 1024.0,
+        cfg.history_snapshots(),
+        ring as f64 / 1024.0,
+        regime as f64 / 1024.0,
     );
 }
 
@@ -95,11 +148,15 @@ fn is_alarm(r: &GateRecord) -> bool {
 }
 
 /// Mean delay in units of W over detected runs (first warn/fail at or after onset), and misses.
-fn delay(preset: &str, noise: f64, pathology: Pathology, seeds: u64) -> (f64, u64) {
+fn delay(preset: &str, base: &Scenario, pathology: Pathology, seeds: u64) -> (f64, u64) {
     let (mut sum, mut hits, mut missed) = (0.0, 0u64, 0u64);
+    let w = GateConfig::preset(preset).unwrap().gate_window as f64;
     for seed in 0..seeds {
-        let s = Scenario::pilot(10_000 + seed, noise, pathology);
-        let w = GateConfig::preset(preset).unwrap().gate_window as f64;
+        let s = Scenario {
+            seed: 10_000 + seed,
+            pathology,
+            ..base.clone()
+        };
         match replay(preset, &s)
             .iter()
             .find(|r| r.iter >= s.onset && is_alarm(r))
@@ -121,10 +178,15 @@ fn delay(preset: &str, noise: f64, pathology: Pathology, seeds: u64) -> (f64, u6
     )
 }
 
-fn quality_row(preset: &str, noise: f64, seeds: u64) {
+fn quality_row(label: &str, preset: &str, level: f64, noise: Noise, trend: Trend, seeds: u64) {
+    let base = Scenario::pilot(0, level, Pathology::None).with_noise(noise, trend);
     let (mut alarms, mut evaluated) = (0u64, 0u64);
     for seed in 0..seeds {
-        for r in replay(preset, &Scenario::pilot(seed, noise, Pathology::None)) {
+        let s = Scenario {
+            seed,
+            ..base.clone()
+        };
+        for r in replay(preset, &s) {
             if r.decision != Decision::Skip {
                 evaluated += 1;
                 alarms += u64::from(is_alarm(&r));
@@ -134,16 +196,17 @@ fn quality_row(preset: &str, noise: f64, seeds: u64) {
     let cells: Vec<String> = [
         Pathology::Collapse { to: 10.0 },
         Pathology::Drift { per_iter: -0.01 },
+        Pathology::Drift { per_iter: -0.04 },
         Pathology::VarianceBlowup { factor: 4.0 },
     ]
     .into_iter()
     .map(|p| {
-        let (d, missed) = delay(preset, noise, p, seeds);
+        let (d, missed) = delay(preset, &base, p, seeds);
         format!("{d:.2} ({missed})")
     })
     .collect();
     println!(
-        "| {preset} | {noise} | {:.2}% ({alarms}/{evaluated}) | {} |",
+        "| {label} | {level} | {preset} | {:.2}% ({alarms}/{evaluated}) | {} |",
         100.0 * alarms as f64 / evaluated as f64,
         cells.join(" | ")
     );

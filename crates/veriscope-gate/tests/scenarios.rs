@@ -1,7 +1,8 @@
-//! Scenario tests: decisions of tuned_v0 and calibrated_v1 on seeded synthetic streams.
+//! Scenario tests: decisions of tuned_v0, calibrated_v1 and calibrated_v2 on seeded synthetic
+//! streams.
 
 use veriscope_gate::engine::{Decision, GateConfig, GateEngine, GateRecord};
-use veriscope_gate::synthetic::{Pathology, Scenario};
+use veriscope_gate::synthetic::{Noise, Pathology, Scenario, Trend};
 
 fn replay(preset: &str, scenario: &Scenario) -> Vec<GateRecord> {
     let mut engine = GateEngine::new(GateConfig::preset(preset).unwrap());
@@ -26,6 +27,12 @@ fn first_alarm_at_or_after(records: &[GateRecord], t0: u64) -> Option<u64> {
         .map(|r| r.iter)
 }
 
+/// The healthy-learning baseline of the benchmarks: a quarter of each range, τ = 1000 iters.
+const LEARNING: Trend = Trend::LearningCurve {
+    amplitude_bins: 4.0,
+    tau_iters: 1000.0,
+};
+
 #[test]
 fn pilot_cadence_gives_forty_checks_from_warmup() {
     let recs = replay("tuned_v0", &Scenario::pilot(1, 0.3, Pathology::None));
@@ -39,6 +46,10 @@ fn pilot_cadence_gives_forty_checks_from_warmup() {
 fn constant_run_never_alarms_on_the_representation_channels() {
     let s = Scenario::pilot(3, 0.0, Pathology::None);
     assert_eq!(alarms(&replay("calibrated_v1", &s)), 0);
+    assert_eq!(alarms(&replay("calibrated_v2", &s)), 0);
+    // Also on a perfectly smooth (noise-free) learning curve: the trend is extrapolated.
+    let curve = s.clone().with_noise(Noise::Iid, LEARNING);
+    assert_eq!(alarms(&replay("calibrated_v2", &curve)), 0);
     assert_eq!(alarms(&replay("tuned_v0", &s)), 0);
     // legacy (gain threshold 0 bits) and spike_v1 may still alarm on loss noise through the
     // gain channel (algorithm.md §16 item 4), never on the metrics.
@@ -136,7 +147,7 @@ fn variance_blow_up_is_detected() {
 #[test]
 fn nan_burst_skips_with_reason_and_never_emits_nan() {
     let s = Scenario::pilot(19, 0.3, Pathology::NanBurst { len: 100 });
-    for preset in ["tuned_v0", "calibrated_v1"] {
+    for preset in ["tuned_v0", "calibrated_v1", "calibrated_v2"] {
         let recs = replay(preset, &s);
         let r = recs.iter().find(|r| r.iter == 2600).unwrap();
         assert_eq!(r.decision, Decision::Skip, "{preset}");
@@ -162,7 +173,7 @@ fn one_missing_metric_is_reported_and_all_missing_skips() {
     assert!(recs[5].audit["per_metric_tv"].get("cos_disp").is_none());
 
     s.missing = vec!["var_out_k", "eff_dim", "rankme", "cos_disp"];
-    for preset in ["tuned_v0", "calibrated_v1"] {
+    for preset in ["tuned_v0", "calibrated_v1", "calibrated_v2"] {
         let recs = replay(preset, &s);
         assert!(
             recs.iter().all(|r| r.decision == Decision::Skip),
@@ -198,7 +209,7 @@ fn too_little_evidence_skips() {
 #[test]
 fn same_input_gives_byte_identical_records() {
     let s = Scenario::pilot(31, 0.5, Pathology::Collapse { to: 12.0 });
-    for preset in ["tuned_v0", "calibrated_v1", "spike_v1"] {
+    for preset in ["tuned_v0", "calibrated_v1", "calibrated_v2", "spike_v1"] {
         let a: Vec<String> = replay(preset, &s)
             .iter()
             .map(|r| r.to_json().to_string())
@@ -214,7 +225,13 @@ fn same_input_gives_byte_identical_records() {
 #[test]
 fn every_record_carries_the_audit_v1_fields_and_consistent_flags() {
     let s = Scenario::pilot(37, 0.8, Pathology::Collapse { to: 10.0 });
-    for preset in ["tuned_v0", "legacy", "spike_v1", "calibrated_v1"] {
+    for preset in [
+        "tuned_v0",
+        "legacy",
+        "spike_v1",
+        "calibrated_v1",
+        "calibrated_v2",
+    ] {
         for r in replay(preset, &s) {
             for key in [
                 "evaluated",
@@ -243,4 +260,107 @@ fn every_record_carries_the_audit_v1_fields_and_consistent_flags() {
             }
         }
     }
+}
+
+fn total_alarms(preset: &str, seeds: std::ops::Range<u64>, base: &Scenario) -> (usize, usize) {
+    seeds
+        .map(|seed| {
+            let recs = replay(
+                preset,
+                &Scenario {
+                    seed,
+                    ..base.clone()
+                },
+            );
+            let evaluated = recs.iter().filter(|r| r.decision != Decision::Skip).count();
+            (alarms(&recs), evaluated)
+        })
+        .fold((0, 0), |(a, n), (x, m)| (a + x, n + m))
+}
+
+#[test]
+fn calibrated_v2_stays_within_its_budget_on_stationary_and_learning_streams() {
+    // α = 1% per check: 30 seeds × 40 checks = 1200 checks → at most 12 alarms.
+    let iid = Scenario::pilot(0, 1.0, Pathology::None);
+    let learning = iid
+        .clone()
+        .with_noise(Noise::MovingAverage { q: 2 }, LEARNING);
+    let ar = iid.clone().with_noise(Noise::Ar1 { phi: 0.5 }, Trend::Flat);
+    for (name, base) in [("iid", &iid), ("learning+MA(2)", &learning), ("AR(1)", &ar)] {
+        let (a, n) = total_alarms("calibrated_v2", 0..30, base);
+        assert_eq!(n, 1200, "{name}");
+        assert!(a <= 12, "{name}: {a} alarms in {n} healthy checks");
+    }
+    // The window presets were calibrated on a flat baseline: a learning run trips them.
+    let low = Scenario::pilot(0, 0.25, Pathology::None)
+        .with_noise(Noise::MovingAverage { q: 2 }, LEARNING);
+    for preset in ["tuned_v0", "calibrated_v1"] {
+        let (a, n) = total_alarms(preset, 0..10, &low);
+        assert!(a * 3 > n, "{preset}: only {a} alarms in {n} checks");
+    }
+    assert_eq!(total_alarms("calibrated_v2", 0..10, &low).0, 0);
+}
+
+#[test]
+fn calibrated_v2_catches_a_collapse_at_the_onset_check() {
+    for (seed, noise) in [(7, 0.3), (8, 0.25), (9, 0.5)] {
+        let s = Scenario::pilot(seed, noise, Pathology::Collapse { to: 10.0 })
+            .with_noise(Noise::MovingAverage { q: 2 }, LEARNING);
+        let recs = replay("calibrated_v2", &s);
+        assert_eq!(alarms(&recs[..15]), 0, "seed {seed}: alarm before onset");
+        let at = recs.iter().find(|r| r.iter == 2500).unwrap();
+        assert_eq!(at.decision, Decision::Fail, "seed {seed}: {}", at.audit);
+        let flagged = at.audit["channels_flagged"].to_string();
+        assert!(flagged.contains("eff_dim:"), "{flagged}");
+    }
+    // Noisier (1 bin): within one window.
+    let s = Scenario::pilot(10, 1.0, Pathology::Collapse { to: 10.0 });
+    let first = first_alarm_at_or_after(&replay("calibrated_v2", &s), 2500).unwrap();
+    assert!(first <= 2600, "{first}");
+}
+
+#[test]
+fn calibrated_v2_catches_variance_blow_up_within_one_window() {
+    for seed in [17, 18, 19] {
+        let s = Scenario::pilot(seed, 0.25, Pathology::VarianceBlowup { factor: 4.0 });
+        let first = first_alarm_at_or_after(&replay("calibrated_v2", &s), 2500).unwrap();
+        assert!(first <= 2600, "seed {seed}: {first}");
+    }
+}
+
+#[test]
+fn calibrated_v2_treats_learning_rate_drift_as_trend_but_catches_a_fast_one() {
+    // A drift of 1/64 of the range per window is the pace of healthy learning on real runs
+    // (docs/gate.md §calibrated_v2): after its onset it is extrapolated, not flagged.
+    let slow = Scenario::pilot(13, 0.25, Pathology::Drift { per_iter: -0.01 });
+    assert_eq!(alarms(&replay("calibrated_v2", &slow)), 0);
+    // Four times faster: caught within three windows.
+    let fast = Scenario::pilot(13, 0.25, Pathology::Drift { per_iter: -0.04 });
+    let first = first_alarm_at_or_after(&replay("calibrated_v2", &fast), 2500).unwrap();
+    assert!(first <= 2800, "{first}");
+}
+
+#[test]
+fn calibrated_v2_audit_names_channels_and_keeps_evidence_non_negative() {
+    let s = Scenario::pilot(7, 0.3, Pathology::Collapse { to: 10.0 });
+    let recs = replay("calibrated_v2", &s);
+    for r in &recs {
+        let a = &r.audit;
+        assert_eq!(a["policy"], "calibrated_trend_cusum");
+        assert_eq!(a["eps_eff"], 1.0);
+        for v in a["per_metric_tv"].as_object().unwrap().values() {
+            assert!(v.as_f64().unwrap() >= 0.0);
+        }
+        let fail = r.decision == Decision::Fail;
+        assert_eq!(fail, a["worst_DW"].as_f64().unwrap() >= 1.0, "{a}");
+        assert_eq!(fail, !a["channels_flagged"].as_array().unwrap().is_empty());
+    }
+    let at = recs.iter().find(|r| r.iter == 2500).unwrap();
+    assert_eq!(at.audit["reason"], "spike_detected", "{}", at.audit);
+    assert!(
+        at.audit["per_metric"]["eff_dim"]["spike_deviation"]
+            .as_f64()
+            .unwrap()
+            < -0.2
+    );
 }

@@ -9,7 +9,13 @@ use super::audit::num;
 use crate::metrics::METRIC_NAMES;
 
 /// Preset names accepted by [`GateConfig::preset`] (`tuned` is an alias of `tuned_v0`).
-pub const PRESETS: &[&str] = &["tuned_v0", "legacy", "spike_v1", "calibrated_v1"];
+pub const PRESETS: &[&str] = &[
+    "tuned_v0",
+    "legacy",
+    "spike_v1",
+    "calibrated_v1",
+    "calibrated_v2",
+];
 /// The default, canonical preset.
 pub const DEFAULT_PRESET: &str = "tuned_v0";
 
@@ -26,6 +32,9 @@ pub enum Policy {
     PersistenceStability,
     /// calibrated_v1: a family-wise exact test per check (docs/gate.md §calibrated_v1).
     Calibrated,
+    /// calibrated_v2: trend-residual CUSUMs with a family-wise budget (docs/gate.md
+    /// §calibrated_v2).
+    CalibratedSequential,
 }
 
 impl Policy {
@@ -36,6 +45,7 @@ impl Policy {
             Policy::Persistence => "persistence",
             Policy::PersistenceStability => "persistence_stability",
             Policy::Calibrated => "calibrated_ks_bonferroni",
+            Policy::CalibratedSequential => "calibrated_trend_cusum",
         }
     }
 
@@ -85,6 +95,55 @@ pub struct CalibratedConfig {
     pub min_per_metric: usize,
 }
 
+/// Settings of `calibrated_v2` (docs/gate.md §calibrated_v2). Effects are in units of the
+/// declared cal range of each metric (`(x − lo)/(hi − lo)`, not clipped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequentialConfig {
+    /// Per-check false-alarm budget, split by Bonferroni over the family of
+    /// `4 × metrics` one-sided tests (level up, level down, spike, spread).
+    pub alpha: f64,
+    /// CUSUM reference value κ, in normal-score units per check.
+    pub kappa: f64,
+    /// Minimum practical level shift (recent mean vs the extrapolated trend).
+    pub min_effect: f64,
+    /// Minimum practical deviation of the newest snapshot from the extrapolated trend.
+    pub spike_min_effect: f64,
+    /// Minimum ratio of the recent noise sd to the past noise sd for the spread channel.
+    pub spread_ratio_min: f64,
+    /// Minimum practical increase of the noise sd.
+    pub spread_min_effect: f64,
+    /// Half-windows of history the trend is fitted on (just before the recent one).
+    pub fit_windows: usize,
+    /// Half-windows (before the recent one) the noise scale is pooled over.
+    pub scale_windows: usize,
+    /// Checks over which the residual autocorrelations are averaged.
+    pub acf_pool_checks: usize,
+    /// Minimum finite values of a metric in the recent window (and in each scale window).
+    pub min_per_metric: usize,
+}
+
+impl SequentialConfig {
+    /// The family size F: four one-sided tests per metric.
+    pub fn family_size(&self, metrics: usize) -> usize {
+        4 * metrics.max(1)
+    }
+
+    /// Per-test level `α / F`.
+    pub fn level(&self, metrics: usize) -> f64 {
+        self.alpha / self.family_size(metrics) as f64
+    }
+
+    /// CUSUM threshold `h = ln(F/α) / (2κ)`: Kingman's bound `P(S ≥ h) ≤ exp(−2κh) = α/F`.
+    pub fn cusum_threshold(&self, metrics: usize) -> f64 {
+        (1.0 / self.level(metrics)).ln() / (2.0 * self.kappa)
+    }
+
+    /// Half-windows of history a check needs (fit or scale windows, plus the recent one).
+    pub fn history_windows(&self) -> usize {
+        self.fit_windows.max(self.scale_windows) + 1
+    }
+}
+
 /// All controls of the gate. Build with [`GateConfig::preset`], adjust cadence with
 /// [`GateConfig::with_cadence`].
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +169,7 @@ pub struct GateConfig {
     pub zero_tv_rescue: bool,
     pub regime: RegimeConfig,
     pub calibrated: Option<CalibratedConfig>,
+    pub sequential: Option<SequentialConfig>,
 }
 
 /// Allowed cadence ranges (execution contract: normalized config with bounded ranges).
@@ -161,6 +221,31 @@ impl GateConfig {
                 }),
                 ..base
             },
+            "calibrated_v2" => GateConfig {
+                preset: "calibrated_v2".into(),
+                gate_window: 100,
+                gate_warmup_iters: 1000,
+                policy: Policy::CalibratedSequential,
+                zero_tv_rescue: false,
+                regime: RegimeConfig {
+                    enabled: false,
+                    ..RegimeConfig::default()
+                },
+                min_evidence: 0,
+                sequential: Some(SequentialConfig {
+                    alpha: 0.01,
+                    kappa: 1.5,
+                    min_effect: 1.0 / 64.0,
+                    spike_min_effect: 2.0 / 64.0,
+                    spread_ratio_min: 1.5,
+                    spread_min_effect: 1.0 / 128.0,
+                    fit_windows: 3,
+                    scale_windows: 4,
+                    acf_pool_checks: 4,
+                    min_per_metric: 8,
+                }),
+                ..base
+            },
             _ => {
                 return Err(GateError::UnknownPreset {
                     name: name.to_string(),
@@ -203,6 +288,7 @@ impl GateConfig {
             zero_tv_rescue: true,
             regime: RegimeConfig::default(),
             calibrated: None,
+            sequential: None,
         }
     }
 
@@ -239,6 +325,15 @@ impl GateConfig {
         (self.gate_window / self.metric_interval.max(1)).max(1) as usize
     }
 
+    /// Snapshots the engine keeps: `2·Wm`, or `(max(fit, scale windows) + 1)·Wm` for
+    /// calibrated_v2.
+    pub fn history_snapshots(&self) -> usize {
+        let wm = self.snapshots_per_window();
+        self.sequential
+            .as_ref()
+            .map_or(2 * wm, |s| s.history_windows() * wm)
+    }
+
     /// Regime build window `[min, max)` (§9.1), never cut at a pathology onset (the
     /// reference leaked the onset into the detector, §16 item 6; we do not).
     pub fn regime_build_window(&self) -> (u64, u64) {
@@ -255,7 +350,21 @@ impl GateConfig {
     pub fn gate_controls(&self) -> Value {
         let persistence_k = self.policy.is_persistence().then_some(self.persistence_k);
         let calibrated = self.calibrated.as_ref();
-        json!({
+        let sequential = self.sequential.as_ref();
+        let alpha = calibrated.map(|c| c.alpha).or(sequential.map(|s| s.alpha));
+        let min_effect = calibrated
+            .map(|c| c.min_effect)
+            .or(sequential.map(|s| s.min_effect));
+        // The TV-threshold controls do not apply to calibrated_v2 (calibrated_v1 keeps its
+        // recorded values for byte-identical replays).
+        let window_only = |x: f64| {
+            if sequential.is_some() {
+                Value::Null
+            } else {
+                num(x)
+            }
+        };
+        let mut controls = json!({
             "gate_preset": self.preset,
             "gate_window": self.gate_window,
             "gate_warmup_iters": self.gate_warmup_iters,
@@ -264,16 +373,36 @@ impl GateConfig {
             "policy": self.policy.as_str(),
             "persistence_k": persistence_k,
             "min_metrics_exceeding": self.min_metrics_exceeding,
-            "eps": num(self.eps),
-            "eps_sens": num(self.eps_sens),
-            "cap_frac": num(self.cap_frac),
-            "eps_stat_alpha": num(self.eps_stat_alpha),
-            "gain_thresh": if calibrated.is_some() { Value::Null } else { num(self.gain_thresh) },
+            "eps": window_only(self.eps),
+            "eps_sens": window_only(self.eps_sens),
+            "cap_frac": window_only(self.cap_frac),
+            "eps_stat_alpha": window_only(self.eps_stat_alpha),
+            "gain_thresh": if calibrated.is_some() || sequential.is_some() { Value::Null } else { num(self.gain_thresh) },
             "bins": self.bins,
             "regime_enabled": self.regime.enabled,
-            "alpha": calibrated.map_or(Value::Null, |c| num(c.alpha)),
-            "min_effect": calibrated.map_or(Value::Null, |c| num(c.min_effect)),
-        })
+            "alpha": alpha.map_or(Value::Null, num),
+            "min_effect": min_effect.map_or(Value::Null, num),
+        });
+        // calibrated_v2 only: its extra controls (other presets keep the §4B object as is,
+        // so their window signatures do not change).
+        if let Some(s) = sequential {
+            let m = self.weights.len();
+            controls["sequential"] = json!({
+                "kappa": num(s.kappa),
+                "cusum_h": num(s.cusum_threshold(m)),
+                "family_size": s.family_size(m),
+                "alpha_per_test": num(s.level(m)),
+                "spike_min_effect": num(s.spike_min_effect),
+                "spread_ratio_min": num(s.spread_ratio_min),
+                "spread_min_effect": num(s.spread_min_effect),
+                "fit_windows": s.fit_windows,
+                "scale_windows": s.scale_windows,
+                "acf_lags": super::sequential::ACF_LAGS,
+                "acf_pool_checks": s.acf_pool_checks,
+                "min_per_metric": s.min_per_metric,
+            });
+        }
+        controls
     }
 
     /// Content of `window_signature.json` owned by the gate: metrics, weights, bins,
@@ -298,6 +427,8 @@ impl GateConfig {
             "transport": { "kind": "decl_clip_unit", "cal_ranges": ranges },
             "dw_aggregator": if self.calibrated.is_some() {
                 json!({"kind": "ks_exact_bonferroni"})
+            } else if self.sequential.is_some() {
+                json!({"kind": "trend_residual_cusum", "scale": "range_unclipped", "combine": "bonferroni_max_evidence"})
             } else {
                 json!({"kind": "weighted_mean_tv", "tv": "tv_hist_fixed", "weights": "sum_abs_weights", "interventions": "max"})
             },
@@ -397,6 +528,35 @@ mod tests {
         assert_eq!(c["persistence_k"], Value::Null);
         let s = GateConfig::preset("spike_v1").unwrap().gate_controls();
         assert_eq!(s["persistence_k"], json!(2));
+    }
+
+    #[test]
+    fn calibrated_v2_controls_are_versioned_and_leave_other_presets_untouched() {
+        let v2 = GateConfig::preset("calibrated_v2").unwrap();
+        let sig = v2.window_signature_content();
+        assert_eq!(
+            sig["policy_versions"]["gate_policy"],
+            json!("calibrated_v2@1")
+        );
+        assert_eq!(sig["dw_aggregator"]["kind"], json!("trend_residual_cusum"));
+        let c = v2.gate_controls();
+        assert_eq!(c["policy"], json!("calibrated_trend_cusum"));
+        assert_eq!(c["alpha"].as_f64(), Some(0.01));
+        assert_eq!(c["regime_enabled"], json!(false));
+        assert_eq!(c["sequential"]["family_size"], json!(16));
+        assert_eq!(c["eps"], Value::Null);
+        assert_eq!(c["gain_thresh"], Value::Null);
+        for name in ["tuned_v0", "legacy", "spike_v1", "calibrated_v1"] {
+            let c = GateConfig::preset(name).unwrap().gate_controls();
+            assert!(c.get("sequential").is_none(), "{name}");
+            assert_eq!(c.as_object().unwrap().len(), 17, "{name}");
+        }
+        assert_eq!(
+            GateConfig::preset("calibrated_v1")
+                .unwrap()
+                .window_signature_content()["policy_versions"]["gate_policy"],
+            json!("calibrated_v1@1")
+        );
     }
 
     #[test]

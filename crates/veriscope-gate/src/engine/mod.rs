@@ -4,13 +4,17 @@
 //! regime windows and `max_reference_samples` reference values per metric.
 //!
 //! Parity presets (`tuned_v0`, `legacy`, `spike_v1`) follow algorithm.md §4–§9 in
-//! [`reference`]; `calibrated_v1` is in [`calibrated`] (docs/gate.md §calibrated_v1).
+//! [`reference`]; `calibrated_v1` is in [`calibrated`] (docs/gate.md §calibrated_v1) and
+//! `calibrated_v2` in [`sequential`] (docs/gate.md §calibrated_v2), which keeps
+//! `(max(fit, scale windows) + 1)·Wm` snapshots and a few numbers per metric.
 
 mod audit;
 mod calibrated;
 mod config;
 mod divergence;
 mod reference;
+mod sequential;
+mod stats;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -18,9 +22,11 @@ use serde_json::{Value, json};
 
 pub use config::{
     CalibratedConfig, DEFAULT_PRESET, GATE_WARMUP_RANGE, GATE_WINDOW_RANGE, GateConfig,
-    METRIC_DEFS_VERSION, METRIC_INTERVAL_RANGE, PRESETS, Policy, RegimeConfig, TRANSPORT_VERSION,
+    METRIC_DEFS_VERSION, METRIC_INTERVAL_RANGE, PRESETS, Policy, RegimeConfig, SequentialConfig,
+    TRANSPORT_VERSION,
 };
 pub use divergence::{ks_exact_pvalue, ks_statistic_scaled, tv_hist_fixed};
+pub use stats::{f_sf, inc_beta, ln_gamma, norm_ppf, t_sf};
 
 /// Errors of gate configuration.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -104,6 +110,7 @@ impl GateRecord {
 /// A stored snapshot: metric values in declaration order (non-finite → `None`).
 #[derive(Debug, Clone)]
 pub(crate) struct Snap {
+    pub iter: u64,
     pub values: Vec<Option<f64>>,
     pub loss: Option<f64>,
     pub ewma: Option<f64>,
@@ -144,6 +151,7 @@ pub struct GateEngine {
     check_idx: u64,
     regime: RegimeState,
     persistence: reference::Persistence,
+    sequential: sequential::State,
 }
 
 impl GateEngine {
@@ -159,6 +167,7 @@ impl GateEngine {
             check_idx: 0,
             regime: RegimeState::default(),
             persistence: reference::Persistence::default(),
+            sequential: sequential::State::default(),
         }
     }
 
@@ -196,18 +205,19 @@ impl GateEngine {
             .map(|m| finite(s.metrics.get(m).copied().flatten()))
             .collect();
         self.history.push_back(Snap {
+            iter: s.iter,
             values,
             loss: finite(s.loss),
             ewma: finite(s.ewma_loss),
         });
-        while self.history.len() > 2 * self.cfg.snapshots_per_window() {
+        while self.history.len() > self.cfg.history_snapshots() {
             self.history.pop_front();
         }
     }
 
     fn check(&mut self, iter: u64) -> GateRecord {
         let wm = self.cfg.snapshots_per_window();
-        if self.history.len() < 2 * wm {
+        if self.history.len() < 2 * wm || self.history.len() < self.cfg.history_snapshots() {
             return self.skip(iter, "not_evaluated_insufficient_history", 0);
         }
         let windows = self.windows(wm);
@@ -217,7 +227,9 @@ impl GateEngine {
             iter,
             check_idx: self.check_idx,
         };
-        if self.cfg.calibrated.is_some() {
+        if self.cfg.sequential.is_some() {
+            sequential::check(&ctx, &self.history, windows.gain_bits, &mut self.sequential)
+        } else if self.cfg.calibrated.is_some() {
             calibrated::check(&ctx, &windows, &mut self.regime)
         } else {
             reference::check(&ctx, &windows, &mut self.regime, &mut self.persistence)
@@ -318,11 +330,13 @@ mod tests {
     fn gain_is_mean_bits_over_finite_pairs() {
         let snaps = [
             Snap {
+                iter: 0,
                 values: vec![],
                 loss: Some(1.0),
                 ewma: Some(1.0 + std::f64::consts::LN_2),
             },
             Snap {
+                iter: 2,
                 values: vec![],
                 loss: None,
                 ewma: Some(3.0),

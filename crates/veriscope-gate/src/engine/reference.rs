@@ -265,7 +265,9 @@ fn apply_policy(
     counter: &mut usize,
 ) -> (bool, bool, bool) {
     match cfg.policy {
-        Policy::Either | Policy::Calibrated => (ok_gain && ok_stab, false, false),
+        Policy::Either | Policy::Calibrated | Policy::CalibratedSequential => {
+            (ok_gain && ok_stab, false, false)
+        }
         Policy::Conjunction => {
             let ok = ok_gain || ok_stab;
             (ok, dw_exceeds && ok_gain && ok, false)
