@@ -21,7 +21,6 @@
 //! the bottom pin each one down exactly, so that fixing one side makes its test fail and the
 //! exception must be removed. `PROPTEST_CASES=20000` runs the properties deeper.
 
-
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{Value, json};
