@@ -62,6 +62,18 @@ fn repr_number(n: &serde_json::Number) -> String {
     }
 }
 
+/// Python `str.strip()` with no arguments: strips what `str.isspace()` calls whitespace,
+/// which is Unicode White_Space plus the separators U+001C..U+001F (cli_contracts A6.3
+/// "non-empty strings (after strip)").
+pub(crate) fn py_strip(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
+/// Python `s.strip().lower()`: full Unicode lowercasing (U+212A KELVIN SIGN becomes `k`).
+pub(crate) fn py_strip_lower(s: &str) -> String {
+    py_strip(s).to_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,16 +91,4 @@ mod tests {
         assert_eq!(str_value(&json!("plain")), "plain");
         assert_eq!(repr_str_list(&["b", "a"]), "['b', 'a']");
     }
-}
-
-/// Python `str.strip()` with no arguments: strips what `str.isspace()` calls whitespace,
-/// which is Unicode White_Space plus the separators U+001C..U+001F (cli_contracts A6.3
-/// "non-empty strings (after strip)").
-pub(crate) fn py_strip(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-}
-
-/// Python `s.strip().lower()`: full Unicode lowercasing (U+212A KELVIN SIGN becomes `k`).
-pub(crate) fn py_strip_lower(s: &str) -> String {
-    py_strip(s).to_lowercase()
 }
