@@ -1,26 +1,66 @@
 #!/bin/sh
 # Wrapper overhead benchmark (docs/wrapper.md "Measured").
 # Usage: benches/wrapper_overhead.sh [path/to/veriscope] [N lines+samples] [repeats]
-# Prints bare vs wrapped wall time (median of repeats) and console latency percentiles.
+# Prints bare vs wrapped wall time (median and min of repeats, bare and wrapped alternating),
+# the CPU time (user+sys) of both and their difference (the wrapper's own CPU plus its
+# dependency capture), the load average before and after, and console latency percentiles.
+#
+# On a shared machine every run also reports `others`: CPU seconds that other processes used
+# while it ran (whole-machine busy time from /proc/stat minus the run's own CPU time), so
+# runs disturbed by someone else's build can be told apart; `quiet` medians keep only the
+# repeats where both runs of the pair saw less than 0.2 s of it.
+#
+# The job runs with PYTHONUNBUFFERED=1: one write(2) per stdout line and per metric sample,
+# the worst case for the wrapper (and the default on the team's dev host).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-$here/../target/release/veriscope}
 n=${2:-100000}
 reps=${3:-5}
+export PYTHONUNBUFFERED=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-now() { python3 -c 'import time; print(time.time())'; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+hz=$(getconf CLK_TCK)
+now() { date +%s.%N; }
+busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "n/a"}'; }
+minimum() { sort -n | head -1; }
+# run NAME CMD...: wall, own CPU and others' CPU of one run, appended to $tmp/NAME.
+run() {
+  name=$1; shift
+  b0=$(busy); t0=$(now)
+  /usr/bin/time -f '%U %S' -o "$tmp/cpu" "$@"
+  t1=$(now); b1=$(busy)
+  own=$(awk '{print $1 + $2}' "$tmp/cpu")
+  others=$(echo "($b1 - $b0) / $hz - $own" | bc -l)
+  echo "$(echo "$t1 - $t0" | bc -l) $own $others" >> "$tmp/$name"
+}
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in $(seq "$reps"); do
-  t0=$(now); python3 "$here/wrapper_job.py" "$n" > /dev/null; t1=$(now)
-  echo "$t1 - $t0" | bc -l >> "$tmp/bare"
-  t0=$(now)
-  "$bin" run cmd --outdir "$tmp/cap$i" --metric-interval 1 --gate-window 100 --gate-warmup 100 \
-    -- python3 "$here/wrapper_job.py" "$n" > /dev/null 2> "$tmp/err$i"
-  t1=$(now)
-  echo "$t1 - $t0" | bc -l >> "$tmp/wrapped"
+  run bare python3 "$here/wrapper_job.py" "$n" > /dev/null
+  run wrapped "$bin" run cmd --outdir "$tmp/cap$i" --metric-interval 1 --gate-window 100 \
+    --gate-warmup 100 -- python3 "$here/wrapper_job.py" "$n" > /dev/null 2> "$tmp/err$i"
+  set -- $(tail -1 "$tmp/bare") $(tail -1 "$tmp/wrapped")
+  printf 'rep %s: bare %.3fs (cpu %.2fs, others %.2fs)  wrapped %.3fs (cpu %.2fs, others %.2fs)\n' \
+    "$i" "$1" "$2" "$3" "$4" "$5" "$6"
+  echo "$5 - $2" | bc -l >> "$tmp/added_cpu"
+  if [ "$(echo "$3 < 0.2 && $6 < 0.2" | bc -l)" = 1 ]; then
+    echo "$1" >> "$tmp/quiet_bare"; echo "$4" >> "$tmp/quiet_wrapped"
+  fi
 done
-bare=$(median < "$tmp/bare"); wrapped=$(median < "$tmp/wrapped")
-echo "n=$n reps=$reps bare_s=$bare wrapped_s=$wrapped overhead_pct=$(echo "($wrapped - $bare) / $bare * 100" | bc -l | cut -c1-6)"
+col() { awk "{print \$$2}" "$tmp/$1"; }
+bare=$(col bare 1 | median); wrapped=$(col wrapped 1 | median)
+pct() { echo "($2 - $1) / $1 * 100" | bc -l | cut -c1-6; }
+echo "n=$n reps=$reps bare_s=$bare wrapped_s=$wrapped overhead_pct=$(pct "$bare" "$wrapped")"
+bmin=$(col bare 1 | minimum); wmin=$(col wrapped 1 | minimum)
+echo "min: bare_s=$bmin wrapped_s=$wmin overhead_pct=$(pct "$bmin" "$wmin")"
+if [ -s "$tmp/quiet_bare" ]; then
+  qb=$(median < "$tmp/quiet_bare"); qw=$(median < "$tmp/quiet_wrapped")
+  echo "quiet pairs: $(wc -l < "$tmp/quiet_bare") bare_s=$qb wrapped_s=$qw overhead_pct=$(pct "$qb" "$qw")"
+else
+  echo "quiet pairs: 0 (every repeat shared the machine with other work)"
+fi
+echo "cpu_s (user+sys, median): bare=$(col bare 2 | median) wrapped=$(col wrapped 2 | median) added=$(median < "$tmp/added_cpu")"
+echo "loadavg before: $load_before after: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -h "run_status" "$tmp/err1" || true
 python3 "$here/wrapper_latency.py" "$bin" "$tmp/lat"

@@ -499,3 +499,87 @@ fn gpt_learns_cadence_from_describe() {
     assert!(governance_events(&out).contains(&"run_overrides_applied_v1".to_string()));
     assert_valid(&out, false);
 }
+
+/// A runner that streams 40 samples, waits until the wrapper has sent it at least two
+/// decisions on the control pipe, records them (and its pid) in `argv[1]`, then sleeps.
+const DECISION_RECORDER: &str = r#"
+import json, os, select, sys, time
+fd = int(os.environ["VERISCOPE_METRICS_FD"])
+ctl = int(os.environ["VERISCOPE_CONTROL_FD"])
+os.write(fd, b'{"type":"hello","protocol":1,"runner":"recorder"}\n')
+for i in range(40):
+    m = 0.4 + (i % 7) * 0.01
+    line = {"type": "sample", "iter": i, "loss": 2.0,
+            "metrics": {"var_out_k": m, "eff_dim": 12 + m, "rankme": 20 + m, "cos_disp": 0.2 + m}}
+    os.write(fd, (json.dumps(line) + "\n").encode())
+got, buf, deadline = [], b"", time.time() + 60
+while len(got) < 2 and time.time() < deadline:
+    if select.select([ctl], [], [], 0.1)[0]:
+        buf += os.read(ctl, 65536)
+        *lines, buf = buf.split(b"\n")
+        got += [json.loads(l) for l in lines if l.strip()]
+tmp = sys.argv[1] + ".tmp"
+with open(tmp, "w") as f:
+    json.dump({"pid": os.getpid(), "decisions": got}, f)
+os.rename(tmp, sys.argv[1])
+time.sleep(120)
+"#;
+
+#[test]
+fn sigkill_of_the_wrapper_keeps_every_journaled_decision() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cap");
+    let record = tmp.path().join("decisions.json");
+    let mut c = Command::new(bin());
+    c.args(["run", "cmd", "--outdir"]).arg(&out);
+    c.args([
+        "--gate-window",
+        "10",
+        "--gate-warmup",
+        "10",
+        "--metric-interval",
+        "1",
+    ]);
+    c.args(["--", "python3", "-c", DECISION_RECORDER])
+        .arg(&record);
+    let mut wrapper = spawn_quiet(c);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !record.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "runner never recorded its decisions"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A decision reaches the control pipe only after its journal line was written, and the
+    // group commit syncs at most every 250 ms: a SIGKILL now finds them written, not synced.
+    signal(&wrapper, "-KILL");
+    wrapper.wait().unwrap();
+    let recorded: Value = serde_json::from_str(&fs::read_to_string(&record).unwrap()).unwrap();
+    let runner_pid = recorded["pid"].as_i64().unwrap();
+    let _ = Command::new("kill")
+        .args(["-KILL", &runner_pid.to_string()])
+        .status();
+    let decisions = recorded["decisions"].as_array().unwrap();
+    assert!(decisions.len() >= 2, "{recorded}");
+
+    let log = out.join("governance_log.jsonl");
+    let report = veriscope_capsule::governance::verify_log(&log, &Default::default()).unwrap();
+    assert!(report.is_valid(), "journal invalid: {:?}", report.errors);
+    let entries: Vec<Value> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(entries[0]["event"], "run_started_v1");
+    for d in decisions {
+        assert!(
+            entries.iter().any(|e| e["event"] == "gate_decision_v1"
+                && e["payload"]["iter"] == d["iter"]
+                && e["payload"]["decision"] == d["decision"]),
+            "decision {d} sent to the runner is missing from the journal"
+        );
+    }
+    // Finalization never ran: no summary, so this is not a capsule that claims to be whole.
+    assert!(!out.join("results_summary.json").exists());
+}

@@ -1,7 +1,9 @@
 //! Pure builders of the capsule's JSON artifacts (contract_v1 §Artifact Set, productization
-//! §4A-§4D). Writing happens in [`crate::finalize`]; everything here is data in, `Value` out.
+//! §4A-§4D). Writing happens in [`crate::wrapper`]; everything here is data in, `Value` (or
+//! canonical text) out.
 
 use serde_json::{Map, Value, json};
+use veriscope_canon::CanonError;
 
 use crate::stream::StreamSummary;
 use crate::supervise::{CheckDecision, GateCheck};
@@ -149,6 +151,68 @@ pub fn results(
     Value::Object(obj)
 }
 
+/// Canonical text of a `GateRecordV1` ([`gate_record`]). The supervision loop renders each
+/// record as its check is made, while the runner is still working, so that finalization
+/// only joins them ([`results_text`]).
+pub fn gate_record_text(c: &GateCheck) -> Result<String, CanonError> {
+    veriscope_canon::to_canonical_string(&gate_record(c))
+}
+
+/// The canonical text of [`results`] (no trailing newline), with `gates` given as the
+/// canonical texts of its records, in order. Byte-identical to rendering the `Value`.
+pub fn results_text(
+    id: &RunIdentity,
+    v: &Verdict,
+    ended: &str,
+    gate_records: &[String],
+    stream: Value,
+    metrics_ref: Option<&Value>,
+) -> Result<String, CanonError> {
+    let Value::Object(map) = results(id, v, ended, &[], stream, metrics_ref) else {
+        unreachable!("results() builds an object");
+    };
+    let mut gates =
+        String::with_capacity(gate_records.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+    gates.push('[');
+    for (i, record) in gate_records.iter().enumerate() {
+        if i > 0 {
+            gates.push(',');
+        }
+        gates.push_str(record);
+    }
+    gates.push(']');
+    canonical_object_with(&map, "gates", &gates)
+}
+
+/// Canonical text of the object `map` with the value of `key` replaced by `raw`, which must
+/// already be canonical text. Keys sorted by code point, as canonical JSON sorts them.
+fn canonical_object_with(
+    map: &Map<String, Value>,
+    key: &str,
+    raw: &str,
+) -> Result<String, CanonError> {
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let mut out = String::with_capacity(raw.len() + 4096);
+    out.push('{');
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&veriscope_canon::to_canonical_string(&Value::String(
+            k.clone(),
+        ))?);
+        out.push(':');
+        if k == key {
+            out.push_str(raw);
+        } else {
+            out.push_str(&veriscope_canon::to_canonical_string(&map[k])?);
+        }
+    }
+    out.push('}');
+    Ok(out)
+}
+
 /// `results_summary.json` (§4D). A partial summary carries neutral counts, as contract_v1
 /// requires of partial capsules; the checks actually made are kept in `observed_counts`
 /// (and every one of them is in governance_log.jsonl as gate_decision_v1).
@@ -231,6 +295,56 @@ mod tests {
         );
         assert_eq!(s["final_decision"], "fail");
         assert_eq!(s["first_fail_iter"], 0);
+    }
+
+    #[test]
+    fn results_text_with_prerendered_gates_matches_the_value_rendering() {
+        let mut checks = [
+            check(0, CheckDecision::Fail),
+            check(5, CheckDecision::Pass),
+            check(9, CheckDecision::Skip),
+        ];
+        checks[1].ok = Some(true);
+        checks[1].warn = Some(false);
+        checks[1].audit =
+            json!({"evaluated": true, "tv": 0.125, "worst": [1.0, -0.0, 1e-7], "reason": "é"});
+        let v = Verdict {
+            run_status: RunStatus::Success,
+            partial: false,
+            runner_exit_code: Some(0),
+            runner_signal: None,
+            note: None,
+        };
+        let stream = json!({"protocol": 1, "samples": 10, "malformed": {}});
+        let metrics_ref = json!({"path": "metrics.jsonl", "count": 11, "sha256": "ab"});
+        let records: Vec<String> = checks
+            .iter()
+            .map(|c| gate_record_text(c).unwrap())
+            .collect();
+        for (checks, records, mref) in [
+            (&checks[..], &records[..], Some(&metrics_ref)),
+            (&[][..], &[][..], None),
+        ] {
+            let want = veriscope_canon::to_canonical_string(&results(
+                &ident(),
+                &v,
+                "2026-01-01T00:00:01Z",
+                checks,
+                stream.clone(),
+                mref,
+            ))
+            .unwrap();
+            let got = results_text(
+                &ident(),
+                &v,
+                "2026-01-01T00:00:01Z",
+                records,
+                stream.clone(),
+                mref,
+            )
+            .unwrap();
+            assert_eq!(got, want);
+        }
     }
 
     #[test]

@@ -2,12 +2,19 @@
 //! as it happens (contract_v1 §Governance Journal): `run_started_v1` (once, carrying the
 //! runner's distributed context), `run_overrides_applied_v1` when the profile diverges from the
 //! defaults, and one `gate_decision_v1` per check, so a killed run keeps its decisions.
+//!
+//! Durability (docs/wrapper.md "Durability"): the journal is opened with
+//! [`Durability::Grouped`], so each entry is written to the file at once (a killed wrapper
+//! leaves every decision it made) and synced at most every [`SYNC_INTERVAL`], from
+//! [`RunObserver::tick`], and at finalization ([`LiveRun::finish_journal`]). `metrics.jsonl`
+//! is checkpointed on the same schedule.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
-use veriscope_capsule::governance::Journal;
+use veriscope_capsule::governance::{Durability, Journal};
 
 use crate::artifacts::RunIdentity;
 use crate::clock::{Clock, utc_seconds};
@@ -15,6 +22,16 @@ use crate::gatelink::LiveGate;
 use crate::metrics_log::MetricsLog;
 use crate::stream::{Hello, SampleLine};
 use crate::supervise::{GateCheck, RunObserver};
+
+/// Shortest time between two syncs of the journal (and checkpoints of `metrics.jsonl`):
+/// an OS crash can lose at most about this much of the run's record; a killed wrapper
+/// loses nothing from the journal.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How the wrapper opens its journal: group commit every [`SYNC_INTERVAL`].
+pub const JOURNAL_DURABILITY: Durability = Durability::Grouped {
+    interval: SYNC_INTERVAL,
+};
 
 /// Governance context fixed at run start.
 #[derive(Debug, Clone)]
@@ -38,6 +55,9 @@ pub struct LiveRun {
     hello: Option<Hello>,
     metrics_log: Option<MetricsLog>,
     metrics_log_error: Option<String>,
+    last_checkpoint: Instant,
+    /// A periodic journal sync failed (reported once; finalization tries again).
+    journal_sync_failed: bool,
 }
 
 impl LiveRun {
@@ -58,7 +78,39 @@ impl LiveRun {
             hello: None,
             metrics_log: None,
             metrics_log_error: None,
+            last_checkpoint: Instant::now(),
+            journal_sync_failed: false,
         }
+    }
+
+    /// Syncs every journal entry written so far (finalization, on every exit path).
+    pub fn finish_journal(&mut self) -> Result<(), String> {
+        self.journal
+            .sync()
+            .map_err(|e| format!("cannot sync governance_log.jsonl: {e}"))
+    }
+
+    /// [`LiveRun::finish_journal`] and [`LiveRun::finish_metrics_log`] at once: the two
+    /// files are synced concurrently, each waiting on the disk rather than on the other.
+    pub fn finish_records(&mut self) -> (Result<(), String>, Result<Option<Value>, String>) {
+        let log = self.metrics_log.take();
+        let log_error = self.metrics_log_error.take();
+        let journal = &mut self.journal;
+        std::thread::scope(|s| {
+            let metrics = s.spawn(move || finish_log(log, log_error));
+            let synced = journal
+                .sync()
+                .map_err(|e| format!("cannot sync governance_log.jsonl: {e}"));
+            let metrics = metrics
+                .join()
+                .unwrap_or_else(|_| Err("cannot finish metrics.jsonl: writer panicked".into()));
+            (synced, metrics)
+        })
+    }
+
+    /// The journal, for inspection.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
     }
 
     /// Records every accepted hello/sample line to `log` (metrics.jsonl).
@@ -69,16 +121,7 @@ impl LiveRun {
 
     /// Closes metrics.jsonl and returns its `metrics_ref`, or why it could not be kept.
     pub fn finish_metrics_log(&mut self) -> Result<Option<Value>, String> {
-        if let Some(err) = self.metrics_log_error.take() {
-            return Err(err);
-        }
-        match self.metrics_log.take() {
-            Some(log) => log
-                .finish()
-                .map(Some)
-                .map_err(|e| format!("cannot finish metrics.jsonl: {e}")),
-            None => Ok(None),
-        }
+        finish_log(self.metrics_log.take(), self.metrics_log_error.take())
     }
 
     /// Recording the stream is best effort: a failure stops recording and is reported at
@@ -146,6 +189,23 @@ impl LiveRun {
 }
 
 impl RunObserver for LiveRun {
+    fn tick(&mut self) -> anyhow::Result<()> {
+        if self.last_checkpoint.elapsed() >= SYNC_INTERVAL {
+            self.last_checkpoint = Instant::now();
+            self.record(MetricsLog::checkpoint);
+        }
+        if self.journal_sync_failed {
+            return Ok(());
+        }
+        match self.journal.sync_if_due() {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.journal_sync_failed = true;
+                Err(anyhow::anyhow!("cannot sync governance_log.jsonl: {e}"))
+            }
+        }
+    }
+
     fn hello(&mut self, hello: &Hello) -> anyhow::Result<()> {
         self.hello = Some(hello.clone());
         self.record(|log| log.hello(&hello.fields));
@@ -176,6 +236,19 @@ impl RunObserver for LiveRun {
         self.append("gate_decision_v1", payload)
             .map(|()| Some(check))
             .map_err(|e| e.context(format!("gate check at iter {iter} not journaled")))
+    }
+}
+
+fn finish_log(log: Option<MetricsLog>, error: Option<String>) -> Result<Option<Value>, String> {
+    if let Some(err) = error {
+        return Err(err);
+    }
+    match log {
+        Some(log) => log
+            .finish()
+            .map(Some)
+            .map_err(|e| format!("cannot finish metrics.jsonl: {e}")),
+        None => Ok(None),
     }
 }
 
@@ -259,6 +332,104 @@ fn normalize_distributed(reported: &Map<String, Value>, defaults: &Value) -> Val
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::FixedClock;
+    use crate::gatelink::{Cadence, build_gate};
+    use veriscope_capsule::governance::{VerifyOptions, verify_log};
+
+    fn live_run(dir: &std::path::Path) -> LiveRun {
+        let journal =
+            Journal::open_with(&dir.join("governance_log.jsonl"), JOURNAL_DURABILITY).unwrap();
+        let cadence = Cadence {
+            gate_window: 10,
+            gate_warmup_iters: 10,
+            metric_interval: 1,
+        };
+        let (gate, overrides) = build_gate("tuned_v0", Some(cadence)).unwrap();
+        let id = RunIdentity {
+            run_id: "abcdef012345".into(),
+            outdir: dir.display().to_string(),
+            window_hash: "0".repeat(64),
+            gate_preset: "tuned_v0".into(),
+            overrides,
+            started_ts_utc: "2026-01-01T00:00:00Z".into(),
+        };
+        let ctx = JournalContext {
+            argv: vec!["python3".into(), "train.py".into()],
+            entrypoint: json!({"kind": "wrapper", "name": "veriscope run cmd"}),
+            code_identity: json!({"package": "veriscope"}),
+            env_distributed: env_distributed(&BTreeMap::new()),
+        };
+        let clock = Arc::new(FixedClock("2026-01-01T00:00:01Z".parse().unwrap()));
+        LiveRun::new(Box::new(gate), journal, id, ctx, clock)
+    }
+
+    fn sample(iter: u64) -> SampleLine {
+        let wobble = (iter % 7) as f64 * 0.01;
+        SampleLine {
+            iter,
+            metrics: BTreeMap::from([
+                ("var_out_k".to_string(), Some(0.4 + wobble)),
+                ("eff_dim".to_string(), Some(12.0 + wobble)),
+                ("rankme".to_string(), Some(20.0 + wobble)),
+                ("cos_disp".to_string(), Some(0.2 + wobble)),
+            ]),
+            loss: Some(2.0),
+            ewma_loss: Some(2.0),
+            grad_norm: None,
+            timing: BTreeMap::new(),
+        }
+    }
+
+    fn journaled_events(dir: &std::path::Path) -> Vec<String> {
+        std::fs::read_to_string(dir.join("governance_log.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn checks_are_on_file_at_once_and_synced_at_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = live_run(dir.path());
+        let mut checks = 0;
+        for iter in 0..60 {
+            checks += usize::from(run.sample(&sample(iter)).unwrap().is_some());
+        }
+        assert!(checks >= 3, "{checks}");
+        // Every check is in the file before its control line could be sent (contract_v1
+        // §Governance Journal) even though no sync has happened yet.
+        let events = journaled_events(dir.path());
+        assert_eq!(events[0], "\"run_started_v1\"");
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| *e == "\"gate_decision_v1\"")
+                .count(),
+            checks
+        );
+        assert_eq!(run.journal().unsynced_entries(), events.len() as u64);
+        run.finish_journal().unwrap();
+        assert_eq!(run.journal().unsynced_entries(), 0);
+        let report = verify_log(
+            &dir.path().join("governance_log.jsonl"),
+            &VerifyOptions::default(),
+        )
+        .unwrap();
+        assert!(report.is_valid(), "{:?}", report.errors);
+        assert_eq!(report.accepted, events.len());
+    }
+
+    #[test]
+    fn tick_group_commits_once_the_interval_has_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = live_run(dir.path());
+        run.sample(&sample(0)).unwrap();
+        // `sample` never syncs; the loop's tick does, once the interval has passed.
+        std::thread::sleep(SYNC_INTERVAL);
+        run.tick().unwrap();
+        assert_eq!(run.journal().unsynced_entries(), 0);
+    }
 
     #[test]
     fn env_distributed_defaults_to_single_process() {

@@ -7,8 +7,9 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Name of the tee file inside the capsule.
 pub const RUNNER_OUTPUT_LOG: &str = "runner_output.log";
@@ -16,12 +17,25 @@ pub const RUNNER_OUTPUT_LOG: &str = "runner_output.log";
 /// A partial line longer than this is written to the log without waiting for its `\n`.
 const MAX_PENDING: usize = 64 * 1024;
 
+/// Pause of a pipe reader after a read that did not fill its buffer, so that a burst of
+/// small writes (a runner printing one line per `write`) is read in one go instead of one
+/// wake-up per line; waking a sleeping reader costs the writer too. A line that arrives
+/// while the reader is idle still wakes it at once, so this bounds the extra console delay
+/// of a line to about 1 ms, well inside the 10 ms target (docs/wrapper.md "Measured"), and
+/// a 64 KiB pipe cannot fill in that time below ~64 MB/s.
+pub const COALESCE: Duration = Duration::from_millis(1);
+
 /// The shared tee file. Line writes from both relays are serialized by a mutex and go
 /// straight to the file (one `write` per relayed chunk), so the log is current while the run
 /// is live and nothing is lost if the wrapper itself is killed.
 #[derive(Debug)]
 pub struct TeeLog {
     out: Mutex<File>,
+    /// A second descriptor of the same file, so syncing never holds the relays' mutex (a
+    /// relay waiting on it would stop draining the runner's pipe). Made at the first sync,
+    /// after the runner started: the runner's protocol fds keep the numbers they had
+    /// (a POSIX `sh` runner can only redirect to fds 0-9, tests/fake_runners/fake_stream.sh).
+    sync: OnceLock<File>,
 }
 
 impl TeeLog {
@@ -30,7 +44,20 @@ impl TeeLog {
         let file = File::create(path)?;
         Ok(Arc::new(Self {
             out: Mutex::new(file),
+            sync: OnceLock::new(),
         }))
+    }
+
+    fn sync_handle(&self) -> io::Result<&File> {
+        if let Some(file) = self.sync.get() {
+            return Ok(file);
+        }
+        let clone = self
+            .out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .try_clone()?;
+        Ok(self.sync.get_or_init(|| clone))
     }
 
     fn write(&self, bytes: &[u8]) {
@@ -39,10 +66,14 @@ impl TeeLog {
         let _ = out.write_all(bytes);
     }
 
-    /// fsyncs the file.
+    /// fsyncs the file (data and metadata).
     pub fn flush(&self) -> io::Result<()> {
-        let out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        out.sync_all()
+        self.sync_handle()?.sync_all()
+    }
+
+    /// fdatasyncs the file (periodically during the run).
+    pub fn sync_data(&self) -> io::Result<()> {
+        self.sync_handle()?.sync_data()
     }
 }
 
@@ -85,6 +116,9 @@ where
                 stats.bytes += n as u64;
                 stats.lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
                 tee_lines(&log, &mut pending, chunk);
+                if n < buf.len() / 2 {
+                    std::thread::sleep(COALESCE);
+                }
             }
             if !pending.is_empty() {
                 pending.push(b'\n');

@@ -30,7 +30,7 @@ static SPAWN_GUARD: Mutex<()> = Mutex::new(());
 /// What to launch.
 #[derive(Debug, Clone)]
 pub struct SpawnSpec {
-    /// argv[0] and the rest.
+    /// `argv[0]` and the rest.
     pub argv: Vec<String>,
     /// The complete child environment (the wrapper adds the fd variables).
     pub env: BTreeMap<String, String>,

@@ -5,6 +5,13 @@
 //! [`RunObserver`] (the live gate), writes decisions on the control channel, forwards signals to
 //! the runner's process group and escalates to SIGKILL after the grace period
 //! (productization §2.1 "Process safety requirements").
+//!
+//! The loop must never stall the runner: every pipe has its own reader thread that only
+//! reads and forwards, and the channel to the loop is unbounded, so the loop's own work
+//! (parsing, gating, journaling) overlaps the runner instead of blocking its writes. Readers
+//! coalesce bursts ([`COALESCE`]): after a read that did not fill the buffer they pause a
+//! moment before reading again, so a runner writing one line per `write` costs one wake-up
+//! per millisecond rather than one per line, for it and for us.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -20,7 +27,8 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
-use crate::relay::{RelayStats, TeeLog, spawn_relay};
+use crate::artifacts;
+use crate::relay::{COALESCE, RelayStats, TeeLog, spawn_relay};
 use crate::spawn::SpawnedRunner;
 use crate::stream::{
     Hello, Line, LineSplitter, MAX_LINE_BYTES, SampleLine, StreamItem, StreamParser, StreamSummary,
@@ -91,7 +99,19 @@ pub trait RunObserver {
     fn hello(&mut self, hello: &Hello) -> anyhow::Result<()>;
     /// A sample; returns a gate check when this sample completed one.
     fn sample(&mut self, sample: &SampleLine) -> anyhow::Result<Option<GateCheck>>;
+    /// Periodic work (group commit of the journal): called after every event the loop
+    /// handles and at least every [`IDLE_TICK`] while idle.
+    fn tick(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
+
+/// Longest time the loop sleeps without an event (ticks, escalation deadlines).
+pub const IDLE_TICK: Duration = Duration::from_millis(200);
+
+/// How often the loop syncs `runner_output.log` during the run, so finalization has little
+/// left to write back (the tee stays best effort, productization §3).
+const TEE_SYNC_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Timing knobs of the loop.
 #[derive(Debug, Clone)]
@@ -141,6 +161,9 @@ pub struct SuperviseOutcome {
     pub stop_ignored: bool,
     pub stream: StreamSummary,
     pub checks: Vec<GateCheck>,
+    /// Canonical text of each check's `GateRecordV1`, rendered as the check was made so
+    /// that finalization only joins them into results.json; `None` if one would not render.
+    pub gate_records: Option<Vec<String>>,
     /// Veriscope-side failures during the run (journal writes, gate errors).
     pub internal_errors: Vec<String>,
     /// Control lines dropped because the runner did not drain the channel.
@@ -152,7 +175,8 @@ pub struct SuperviseOutcome {
 /// Messages from the reader threads and signal watcher to the loop.
 #[derive(Debug)]
 pub enum Event {
-    Metrics(Line),
+    /// The lines one read completed, in order.
+    Metrics(Vec<Line>),
     MetricsClosed(MetricsSource),
     ChildExited(io::Result<ExitStatus>),
     Interrupt(i32),
@@ -228,8 +252,15 @@ impl Supervisor {
             metrics,
             control,
         } = runner;
-        let out_relay = spawn_relay("stdout", stdout, stdout_console, tee.clone(), || {})?;
-        let err_relay = spawn_relay("stderr", stderr, stderr_console, tee, || {})?;
+        // Each relay says when it is done (its last act), so joining them never polls.
+        let (done_tx, done_rx) = mpsc::channel::<usize>();
+        let done = done_tx.clone();
+        let out_relay = spawn_relay("stdout", stdout, stdout_console, tee.clone(), move || {
+            let _ = done.send(0);
+        })?;
+        let err_relay = spawn_relay("stderr", stderr, stderr_console, tee.clone(), move || {
+            let _ = done_tx.send(1);
+        })?;
         spawn_pipe_reader(metrics, self.tx.clone())?;
         let tail_stop = Arc::new(AtomicBool::new(false));
         let tail = match &self.cfg.metrics_path {
@@ -247,12 +278,25 @@ impl Supervisor {
                 let _ = waiter_tx.send(Event::ChildExited(child.wait()));
             })?;
 
-        let mut state = LoopState::new(pgid, control, self.cfg.clone());
+        let mut state = LoopState::new(pgid, control, self.cfg.clone(), tee);
         state.run_until_exit(&self.rx, observer);
         tail_stop.store(true, Ordering::SeqCst);
+        if let Some(t) = &tail {
+            // Wake it from its poll pause so the drain does not wait for it.
+            t.thread().unpark();
+        }
         state.drain(&self.rx, observer, tail.is_some());
-        let stdout = join_with_timeout(out_relay, self.cfg.drain_timeout);
-        let stderr = join_with_timeout(err_relay, self.cfg.drain_timeout);
+        let deadline = Instant::now() + self.cfg.drain_timeout;
+        let mut finished = [false; 2];
+        while !finished.iter().all(|f| *f) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match done_rx.recv_timeout(left) {
+                Ok(i) => finished[i] = true,
+                Err(_) => break,
+            }
+        }
+        let stdout = join_relay(out_relay, finished[0]);
+        let stderr = join_relay(err_relay, finished[1]);
         Ok(state.into_outcome(stdout, stderr))
     }
 }
@@ -261,6 +305,8 @@ struct LoopState {
     pgid: Pid,
     control: File,
     cfg: SuperviseConfig,
+    tee: Arc<TeeLog>,
+    last_tee_sync: Instant,
     parser: StreamParser,
     stage: Stage,
     exit: Option<ChildExit>,
@@ -269,17 +315,20 @@ struct LoopState {
     stop_iter: Option<u64>,
     stop_ignored: bool,
     checks: Vec<GateCheck>,
+    gate_records: Option<Vec<String>>,
     internal_errors: Vec<String>,
     control_dropped: u64,
     pipe_open: bool,
 }
 
 impl LoopState {
-    fn new(pgid: i32, control: File, cfg: SuperviseConfig) -> Self {
+    fn new(pgid: i32, control: File, cfg: SuperviseConfig, tee: Arc<TeeLog>) -> Self {
         Self {
             pgid: Pid::from_raw(pgid),
             control,
             cfg,
+            tee,
+            last_tee_sync: Instant::now(),
             parser: StreamParser::default(),
             stage: Stage::Running,
             exit: None,
@@ -288,6 +337,7 @@ impl LoopState {
             stop_iter: None,
             stop_ignored: false,
             checks: Vec::new(),
+            gate_records: Some(Vec::new()),
             internal_errors: Vec::new(),
             control_dropped: 0,
             pipe_open: true,
@@ -296,18 +346,28 @@ impl LoopState {
 
     fn run_until_exit<O: RunObserver + ?Sized>(&mut self, rx: &Receiver<Event>, observer: &mut O) {
         while self.exit.is_none() {
-            let wait = self
-                .next_deadline()
-                .map_or(Duration::from_millis(200), |d| {
-                    d.saturating_duration_since(Instant::now())
-                        .min(Duration::from_millis(200))
-                });
+            let wait = self.next_deadline().map_or(IDLE_TICK, |d| {
+                d.saturating_duration_since(Instant::now()).min(IDLE_TICK)
+            });
             match rx.recv_timeout(wait) {
                 Ok(event) => self.handle(event, observer),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             self.escalate_if_due();
+            self.tick(observer);
+        }
+    }
+
+    /// Periodic durability work between events (docs/wrapper.md "Durability").
+    fn tick<O: RunObserver + ?Sized>(&mut self, observer: &mut O) {
+        if let Err(e) = observer.tick() {
+            self.internal_errors.push(format!("{e:#}"));
+        }
+        if self.last_tee_sync.elapsed() >= TEE_SYNC_INTERVAL {
+            self.last_tee_sync = Instant::now();
+            // Best effort like every tee write; finalization syncs once more.
+            let _ = self.tee.sync_data();
         }
     }
 
@@ -327,6 +387,7 @@ impl LoopState {
                 Ok(event) => self.handle(event, observer),
                 Err(_) => break,
             }
+            self.tick(observer);
         }
     }
 
@@ -339,7 +400,11 @@ impl LoopState {
 
     fn handle<O: RunObserver + ?Sized>(&mut self, event: Event, observer: &mut O) {
         match event {
-            Event::Metrics(line) => self.on_line(&line, observer),
+            Event::Metrics(lines) => {
+                for line in &lines {
+                    self.on_line(line, observer);
+                }
+            }
             Event::MetricsClosed(MetricsSource::Pipe) => self.pipe_open = false,
             Event::MetricsClosed(MetricsSource::File) => {}
             Event::ChildExited(status) => self.exit = Some(exit_of(status)),
@@ -378,6 +443,15 @@ impl LoopState {
             if self.stage == Stage::Running {
                 self.stage = Stage::StopRequested(Instant::now() + self.cfg.kill_grace);
             }
+        }
+        // Rendered now, on the wrapper's core while the runner trains, rather than at
+        // finalization, where it would add to the run's wall time.
+        match (
+            self.gate_records.as_mut(),
+            artifacts::gate_record_text(&check),
+        ) {
+            (Some(records), Ok(text)) => records.push(text),
+            _ => self.gate_records = None,
         }
         self.checks.push(check);
     }
@@ -446,6 +520,7 @@ impl LoopState {
             stop_ignored: self.stop_ignored,
             stream: self.parser.summary(),
             checks: self.checks,
+            gate_records: self.gate_records,
             internal_errors: self.internal_errors,
             control_dropped: self.control_dropped,
             stdout,
@@ -481,8 +556,12 @@ fn spawn_pipe_reader(mut pipe: File, tx: Sender<Event>) -> io::Result<()> {
                 match pipe.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
-                        for line in splitter.push(&buf[..n]) {
-                            let _ = tx.send(Event::Metrics(line));
+                        let lines = splitter.push(&buf[..n]);
+                        if !lines.is_empty() {
+                            let _ = tx.send(Event::Metrics(lines));
+                        }
+                        if n < buf.len() / 2 {
+                            std::thread::sleep(COALESCE);
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -490,14 +569,15 @@ fn spawn_pipe_reader(mut pipe: File, tx: Sender<Event>) -> io::Result<()> {
                 }
             }
             if let Some(line) = splitter.finish() {
-                let _ = tx.send(Event::Metrics(line));
+                let _ = tx.send(Event::Metrics(vec![line]));
             }
             let _ = tx.send(Event::MetricsClosed(MetricsSource::Pipe));
         })?;
     Ok(())
 }
 
-/// Polls the fallback file for appended bytes until `stop`, then reads what is left.
+/// Polls the fallback file for appended bytes until `stop`, then reads what is left. The
+/// pause between polls is a `park_timeout`, so whoever sets `stop` can unpark the thread.
 fn spawn_file_tail(
     path: PathBuf,
     tx: Sender<Event>,
@@ -519,29 +599,28 @@ fn spawn_file_tail(
                         if n == 0 {
                             break;
                         }
-                        for line in splitter.push(&buf[..n]) {
-                            let _ = tx.send(Event::Metrics(line));
+                        let lines = splitter.push(&buf[..n]);
+                        if !lines.is_empty() {
+                            let _ = tx.send(Event::Metrics(lines));
                         }
                     }
                 }
                 if stopping {
                     break;
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::park_timeout(Duration::from_millis(20));
             }
             if let Some(line) = splitter.finish() {
-                let _ = tx.send(Event::Metrics(line));
+                let _ = tx.send(Event::Metrics(vec![line]));
             }
             let _ = tx.send(Event::MetricsClosed(MetricsSource::File));
         })
 }
 
-fn join_with_timeout(handle: JoinHandle<RelayStats>, timeout: Duration) -> RelayStats {
-    let deadline = Instant::now() + timeout;
-    while !handle.is_finished() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    if handle.is_finished() {
+/// The relay's counters if it reached EOF; a relay still blocked on a pipe that a
+/// grandchild holds open is left behind (its stats unknown) rather than waited for.
+fn join_relay(handle: JoinHandle<RelayStats>, reached_eof: bool) -> RelayStats {
+    if reached_eof || handle.is_finished() {
         handle.join().unwrap_or_default()
     } else {
         RelayStats::default()

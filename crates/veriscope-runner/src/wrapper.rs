@@ -23,7 +23,7 @@ use crate::environment::{self, ENVIRONMENT_TXT, GpuInfo, Platform};
 use crate::gatelink::{Cadence, LiveGate, build_gate};
 use crate::gpulock::{self, GpuLocks};
 use crate::metrics_log::{METRICS_LOG, MetricsLog};
-use crate::observer::{JournalContext, LiveRun, env_distributed};
+use crate::observer::{JOURNAL_DURABILITY, JournalContext, LiveRun, env_distributed};
 use crate::outdir::{OutdirError, PreparedOutdir, prepare_outdir};
 use crate::relay::{RUNNER_OUTPUT_LOG, TeeLog};
 use crate::shellwords;
@@ -226,7 +226,8 @@ fn random_hex(n: usize) -> String {
 struct Started {
     id: RunIdentity,
     run_config: Value,
-    platform: std::thread::JoinHandle<Platform>,
+    /// The platform capture and whether it could write environment.txt.
+    platform: std::thread::JoinHandle<(Platform, Result<(), String>)>,
 }
 
 impl PreparedRun {
@@ -290,12 +291,15 @@ impl PreparedRun {
         env
     }
 
-    /// Writes window_signature.json and the initial run_config_resolved.json.
+    /// Writes window_signature.json and the initial run_config_resolved.json, and starts
+    /// the platform capture, which writes environment.txt as soon as it is done.
+    ///
+    /// Both start artifacts are on the path to the runner's start, so window_signature.json
+    /// is written (and synced) while this thread probes `git` and writes the run config.
     fn start_artifacts(&self) -> anyhow::Result<Started> {
         let dir = &self.outdir.path;
         let now = utc_seconds(self.clock.now());
         let ws = artifacts::window_signature(&self.gate.window_signature_content(), &now);
-        write_json_atomic(&dir.join(WINDOW_SIGNATURE), &ws)?;
         let window_hash = veriscope_canon::window_signature_hash(&ws)?;
         let id = RunIdentity {
             run_id: self.run_id.clone(),
@@ -305,13 +309,29 @@ impl PreparedRun {
             overrides: self.overrides.clone(),
             started_ts_utc: now.clone(),
         };
-        let run_config = self.initial_run_config(&id);
-        write_json_atomic(&dir.join("run_config_resolved.json"), &run_config)?;
+        let ws_path = dir.join(WINDOW_SIGNATURE);
+        let (ws_written, run_config) = std::thread::scope(|s| {
+            let ws_writer = s.spawn(|| write_json_atomic(&ws_path, &ws));
+            let run_config = self.initial_run_config(&id);
+            let rc_written = write_json_atomic(&dir.join("run_config_resolved.json"), &run_config);
+            let ws_written = ws_writer
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("window signature writer panicked")));
+            (ws_written.and(rc_written), run_config)
+        });
+        ws_written?;
         let env = self.req.env.clone();
         let python = self.req.python.clone();
         let gpu = self.gpu.clone();
-        let platform =
-            std::thread::spawn(move || environment::capture_platform(&env, python.as_deref(), gpu));
+        let env_path = dir.join(ENVIRONMENT_TXT);
+        // environment.txt depends on nothing the run decides, so it is written when the
+        // capture is done (mid-run) instead of adding its sync to finalization.
+        let platform = std::thread::spawn(move || {
+            let platform = environment::capture_platform(&env, python.as_deref(), gpu);
+            let written = write_text_atomic(&env_path, &platform.text)
+                .map_err(|e| format!("cannot write {ENVIRONMENT_TXT}: {e}"));
+            (platform, written)
+        });
         Ok(Started {
             id,
             run_config,
@@ -368,7 +388,7 @@ impl PreparedRun {
         let mut outcome = None;
         let mut internal = Vec::new();
         let tee = TeeLog::create(&dir.join(RUNNER_OUTPUT_LOG));
-        let journal = Journal::open(&dir.join(GOVERNANCE_LOG));
+        let journal = Journal::open_with(&dir.join(GOVERNANCE_LOG), JOURNAL_DURABILITY);
         let policy = EnvPolicy::default();
         let ctx = JournalContext {
             argv: redact_argv(&self.runner_argv, &policy).0,
@@ -415,11 +435,24 @@ impl PreparedRun {
                 if let Err(e) = run.ensure_started() {
                     internal.push(format!("{e:#}"));
                 }
-                match run.finish_metrics_log() {
+                // Every path (normal end, runner crash, signals, spawn failure) comes through
+                // here: the journal's group commit ends with a sync, and so do metrics.jsonl
+                // and runner_output.log (docs/wrapper.md "Durability"; contract_v1
+                // §Governance Journal). The three files are synced concurrently.
+                let (journal_synced, metrics) = std::thread::scope(|s| {
+                    let tee_synced = s.spawn(|| tee.flush());
+                    let records = run.finish_records();
+                    // The tee stays best effort (productization §3), as during the run.
+                    let _ = tee_synced.join();
+                    records
+                });
+                if let Err(e) = journal_synced {
+                    internal.push(e);
+                }
+                match metrics {
                     Ok(r) => metrics_ref = r,
                     Err(e) => internal.push(e),
                 }
-                let _ = tee.flush();
                 live = Some(run);
             }
             (Err(e), _) => internal.push(format!("cannot create {RUNNER_OUTPUT_LOG}: {e}")),
@@ -498,28 +531,40 @@ impl Finalizer {
         status: &mut dyn Write,
     ) -> RunReport {
         let mut verdict = decide(inputs);
-        let checks: Vec<GateCheck> = outcome
-            .as_ref()
-            .map(|o| o.checks.clone())
-            .unwrap_or_default();
+        let (checks, records): (&[GateCheck], Option<&[String]>) = match &outcome {
+            Some(o) => (&o.checks, o.gate_records.as_deref()),
+            None => (&[], Some(&[])),
+        };
         let stream = outcome.as_ref().map_or(Value::Null, |o| {
             artifacts::stream_record(&o.stream, o.control_dropped)
         });
-        let platform = started.platform.join().unwrap_or_default();
+        let (platform, env_written) = started.platform.join().unwrap_or_else(|_| {
+            let text = Platform::default().text;
+            let written = write_text_atomic(&self.dir.join(ENVIRONMENT_TXT), &text)
+                .map_err(|e| format!("cannot write {ENVIRONMENT_TXT}: {e}"));
+            (Platform::default(), written)
+        });
         let mut errors = Vec::new();
         let ended = self.ended_ts();
-        if let Err(e) = self.write_results(&verdict, &ended, &checks, &stream, metrics_ref) {
+        let results = Results {
+            ended: &ended,
+            checks,
+            records,
+            stream: &stream,
+            metrics_ref,
+        };
+        if let Err(e) = self.write_results(&verdict, &results) {
             errors.push(e);
         }
-        if let Err(e) = write_text_atomic(&self.dir.join(ENVIRONMENT_TXT), &platform.text) {
-            errors.push(format!("cannot write {ENVIRONMENT_TXT}: {e}"));
+        if let Err(e) = env_written {
+            errors.push(e);
         }
         if !errors.is_empty() {
             // Our own failure: re-decide as veriscope_failure and try once more (§2.7, A17.5).
             let mut again = inputs.clone();
             again.internal_errors.extend(errors.iter().cloned());
             verdict = decide(&again);
-            if let Err(e) = self.write_results(&verdict, &ended, &checks, &stream, metrics_ref) {
+            if let Err(e) = self.write_results(&verdict, &results) {
                 errors.push(e);
             }
         }
@@ -546,8 +591,9 @@ impl Finalizer {
         let final_decision = if verdict.partial {
             "skip"
         } else {
-            artifacts::final_decision(&checks)
+            artifacts::final_decision(checks)
         };
+        let n_checks = checks.len();
         let exit_code = if errors.is_empty() {
             verdict.exit_code()
         } else {
@@ -559,7 +605,7 @@ impl Finalizer {
             verdict.run_status.as_str(),
             final_decision,
             verdict.partial,
-            checks.len(),
+            n_checks,
             exit_code,
             verdict
                 .note
@@ -571,7 +617,7 @@ impl Finalizer {
             outdir: self.dir.clone(),
             run_id: self.id.run_id.clone(),
             final_decision: final_decision.to_string(),
-            checks: checks.len(),
+            checks: n_checks,
             exit_code,
             verdict,
             outcome,
@@ -589,24 +635,35 @@ impl Finalizer {
     }
 
     /// results.json (complete runs only), results_summary.json and the fail marker.
-    fn write_results(
-        &self,
-        v: &Verdict,
-        ended: &str,
-        checks: &[GateCheck],
-        stream: &Value,
-        metrics_ref: Option<&Value>,
-    ) -> Result<(), String> {
+    fn write_results(&self, v: &Verdict, r: &Results<'_>) -> Result<(), String> {
         let results_path = self.dir.join("results.json");
         if v.partial {
             let _ = fs::remove_file(&results_path);
         } else {
-            let results =
-                artifacts::results(&self.id, v, ended, checks, stream.clone(), metrics_ref);
-            write_json_atomic(&results_path, &results)
+            let text = match r.records {
+                // The records were rendered during the run; only the frame is left to do.
+                Some(records) if records.len() == r.checks.len() => artifacts::results_text(
+                    &self.id,
+                    v,
+                    r.ended,
+                    records,
+                    r.stream.clone(),
+                    r.metrics_ref,
+                ),
+                _ => veriscope_canon::to_canonical_string(&artifacts::results(
+                    &self.id,
+                    v,
+                    r.ended,
+                    r.checks,
+                    r.stream.clone(),
+                    r.metrics_ref,
+                )),
+            };
+            text.map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+                .and_then(|text| write_text_atomic(&results_path, &(text + "\n")))
                 .map_err(|e| format!("cannot write results.json: {e}"))?;
         }
-        let summary = artifacts::summary(&self.id, v, ended, checks, stream.clone());
+        let summary = artifacts::summary(&self.id, v, r.ended, r.checks, r.stream.clone());
         write_json_atomic(&self.dir.join("results_summary.json"), &summary)
             .map_err(|e| format!("cannot write results_summary.json: {e}"))?;
         let marker = self.dir.join("first_fail_iter.txt");
@@ -619,6 +676,16 @@ impl Finalizer {
         }
         Ok(())
     }
+}
+
+/// What results.json and results_summary.json are made of.
+struct Results<'a> {
+    ended: &'a str,
+    checks: &'a [GateCheck],
+    /// Canonical texts of the checks' records, when the run rendered them all.
+    records: Option<&'a [String]>,
+    stream: &'a Value,
+    metrics_ref: Option<&'a Value>,
 }
 
 /// `git rev-parse HEAD` in the working directory, null when unavailable (§4A).

@@ -5,14 +5,18 @@
 //! `entry_hash = sha256(canonical(entry without entry_hash))`. [`Journal::append`] holds an
 //! exclusive file lock across read-verify-append so concurrent writers (wrapper, override,
 //! another process) never interleave or fork the chain; [`verify_log`] reports every warning
-//! with the contract's tokens and the first bad line.
+//! with the contract's tokens and the first bad line. [`Durability`] says when an appended
+//! entry is forced to stable storage: at once (the default), or in groups for a long-lived
+//! writer such as the run wrapper.
 
 mod payload;
 mod verify;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
@@ -89,22 +93,66 @@ pub struct AppendedEntry {
     pub warnings: Vec<String>,
 }
 
+/// When an appended entry is forced to stable storage (`fdatasync`).
+///
+/// Either way the entry is written to the file, under the lock, before [`Journal::append`]
+/// returns, so readers and later writers see it and it outlives the writing process even if
+/// that process is killed (contract_v1 §Governance Journal: append-only, every run-governance
+/// event recorded as it happens). The modes differ only in what an OS crash or power loss
+/// can take away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `fdatasync` before `append` returns: nothing acknowledged is ever lost. For one-shot
+    /// writers (`veriscope override`, notes), where one sync per entry costs nothing.
+    #[default]
+    EachEntry,
+    /// Group commit for a long-lived writer that appends in bursts (the run wrapper journals
+    /// every gate check). The file stays open between appends, and the caller decides when
+    /// to sync: [`Journal::sync_if_due`] syncs when entries are pending and `interval` has
+    /// passed since the last sync; [`Journal::sync`] syncs now (finalization); dropping the
+    /// journal syncs as a last resort. An OS crash can lose at most the entries written since
+    /// the last sync, about `interval` of them if the caller polls `sync_if_due` regularly.
+    Grouped {
+        /// Shortest time between two syncs.
+        interval: Duration,
+    },
+}
+
 /// An open journal: the path plus the verified chain position.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
     state: ChainState,
     verified_len: u64,
+    durability: Durability,
+    /// [`Durability::Grouped`]: the descriptor kept open between appends.
+    held: Option<File>,
+    /// Entries written since the last sync ([`Durability::Grouped`]).
+    unsynced: u64,
+    /// We created the file and its directory entry is not yet synced ([`Durability::Grouped`]).
+    dir_unsynced: bool,
+    last_sync: Instant,
 }
 
 impl Journal {
     /// Opens `path` (it may not exist yet) and verifies the existing log strictly: legacy
-    /// entries without `entry_hash` are refused for appending (A6.4).
+    /// entries without `entry_hash` are refused for appending (A6.4). Every append is synced
+    /// ([`Durability::EachEntry`]).
     pub fn open(path: &Path) -> Result<Journal, GovernanceError> {
+        Journal::open_with(path, Durability::EachEntry)
+    }
+
+    /// [`Journal::open`] with the given durability.
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Journal, GovernanceError> {
         let mut journal = Journal {
             path: path.to_path_buf(),
             state: ChainState::default(),
             verified_len: 0,
+            durability,
+            held: None,
+            unsynced: 0,
+            dir_unsynced: false,
+            last_sync: Instant::now(),
         };
         match File::open(path) {
             Ok(mut file) => journal.catch_up(&mut file)?,
@@ -124,7 +172,18 @@ impl Journal {
         self.state.last_rev
     }
 
-    /// Appends one entry under an exclusive lock, fsyncs it, and returns what was written.
+    /// The durability this journal was opened with.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Entries written but not yet synced (always 0 with [`Durability::EachEntry`]).
+    pub fn unsynced_entries(&self) -> u64 {
+        self.unsynced
+    }
+
+    /// Appends one entry under an exclusive lock and returns what was written; with
+    /// [`Durability::EachEntry`] it is synced before this returns.
     ///
     /// Lines other writers appended since the last call are verified before ours is added;
     /// a journal that no longer verifies is refused ([`GovernanceError::InvalidLog`]).
@@ -137,39 +196,144 @@ impl Journal {
     ) -> Result<AppendedEntry, GovernanceError> {
         check_new_entry(event, &payload)?;
         let ts = parse_iso_utc(ts_utc, "ts_utc").map_err(GovernanceError::InvalidTimestamp)?;
-        let mut file = OpenOptions::new()
+        if matches!(self.durability, Durability::Grouped { .. }) {
+            return self.append_held(event, payload, actor, ts_utc, ts.micros);
+        }
+        let mut file = self.open_for_append()?;
+        file.lock().map_err(|e| self.io(e))?;
+        // The lock is released when `file` drops, on every path below.
+        let (appended, created) =
+            self.write_locked(&mut file, event, payload, actor, ts_utc, ts.micros)?;
+        file.sync_data().map_err(|e| self.io(e))?;
+        if created {
+            sync_dir(&parent_dir(&self.path)).map_err(|e| self.io(e))?;
+        }
+        Ok(appended)
+    }
+
+    /// Forces every entry written so far, and the directory entry of a journal we created, to
+    /// stable storage. A no-op when nothing is pending.
+    pub fn sync(&mut self) -> Result<(), GovernanceError> {
+        if self.unsynced > 0
+            && let Some(file) = &self.held
+        {
+            file.sync_data().map_err(|e| self.io(e))?;
+        }
+        if self.dir_unsynced {
+            sync_dir(&parent_dir(&self.path)).map_err(|e| self.io(e))?;
+            self.dir_unsynced = false;
+        }
+        self.unsynced = 0;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// [`Journal::sync`] when entries are pending and the [`Durability::Grouped`] interval
+    /// has passed since the last sync. Returns whether it synced. Cheap enough to call after
+    /// every append and on every tick of an event loop.
+    pub fn sync_if_due(&mut self) -> Result<bool, GovernanceError> {
+        let Durability::Grouped { interval } = self.durability else {
+            return Ok(false);
+        };
+        if (self.unsynced == 0 && !self.dir_unsynced) || self.last_sync.elapsed() < interval {
+            return Ok(false);
+        }
+        self.sync().map(|()| true)
+    }
+
+    /// [`Durability::Grouped`] append: same lock, verification and write as the synced path,
+    /// on the descriptor kept open between appends; the sync is left to the caller.
+    fn append_held(
+        &mut self,
+        event: &str,
+        payload: Value,
+        actor: Option<&str>,
+        ts_utc: &str,
+        ts_micros: i64,
+    ) -> Result<AppendedEntry, GovernanceError> {
+        let mut file = self.held_file()?;
+        if let Err(e) = file.lock() {
+            self.held = Some(file);
+            return Err(self.io(e));
+        }
+        let written = self.write_locked(&mut file, event, payload, actor, ts_utc, ts_micros);
+        // Unlock before anything else so another writer never waits on our bookkeeping.
+        let unlocked = file.unlock();
+        self.held = Some(file);
+        let (appended, created) = written?;
+        self.unsynced += 1;
+        self.dir_unsynced |= created;
+        unlocked.map_err(|e| self.io(e))?;
+        Ok(appended)
+    }
+
+    /// The held descriptor, reopened when the path no longer names the file it refers to
+    /// (the journal was replaced or removed): appending to an orphaned inode would lose the
+    /// entry and escape the lock other writers take on the new file. A new file is verified
+    /// from its start.
+    fn held_file(&mut self) -> Result<File, GovernanceError> {
+        if let Some(file) = self.held.take() {
+            let same = match (file.metadata(), std::fs::metadata(&self.path)) {
+                (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
+                _ => false,
+            };
+            if same {
+                return Ok(file);
+            }
+            // Whatever we wrote there goes to disk with the file it was written to.
+            if self.unsynced > 0 {
+                file.sync_data().map_err(|e| self.io(e))?;
+                self.unsynced = 0;
+            }
+            self.state = ChainState::default();
+            self.verified_len = 0;
+        }
+        self.open_for_append()
+    }
+
+    fn open_for_append(&self) -> Result<File, GovernanceError> {
+        OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(&self.path)
-            .map_err(|e| self.io(e))?;
-        file.lock().map_err(|e| self.io(e))?;
-        // The lock is released when `file` drops, on every path below.
-        self.catch_up(&mut file)?;
+            .map_err(|e| self.io(e))
+    }
+
+    /// The locked part of an append: verify what others appended, build and write our line
+    /// with one `write_all` on the `O_APPEND` descriptor, advance the chain. Also returns
+    /// whether the file was empty before (its directory entry then needs a sync).
+    fn write_locked(
+        &mut self,
+        file: &mut File,
+        event: &str,
+        payload: Value,
+        actor: Option<&str>,
+        ts_utc: &str,
+        ts_micros: i64,
+    ) -> Result<(AppendedEntry, bool), GovernanceError> {
+        self.catch_up(file)?;
         let mut warnings = Vec::new();
-        if self.state.last_ts.is_some_and(|prev| ts.micros < prev) {
+        if self.state.last_ts.is_some_and(|prev| ts_micros < prev) {
             warnings.push("WARNING:GOVERNANCE_LOG_TS_DECREASE line=0".to_owned());
         }
         let (entry, line) = self.build_entry(event, payload, actor, ts_utc)?;
         let created = self.verified_len == 0;
         file.write_all(line.as_bytes()).map_err(|e| self.io(e))?;
-        file.sync_data().map_err(|e| self.io(e))?;
-        if created {
-            sync_dir(&parent_dir(&self.path)).map_err(|e| self.io(e))?;
-        }
         self.verified_len += line.len() as u64;
         self.state.lines += 1;
-        self.state.last_ts = Some(ts.micros);
+        self.state.last_ts = Some(ts_micros);
         let entry_hash = entry["entry_hash"].as_str().unwrap_or_default().to_owned();
         let prev_hash = self.state.last_hash.replace(entry_hash.clone());
         self.state.last_rev += 1;
-        Ok(AppendedEntry {
+        let appended = AppendedEntry {
             rev: self.state.last_rev,
             entry_hash,
             prev_hash,
             entry,
             warnings,
-        })
+        };
+        Ok((appended, created))
     }
 
     /// Builds the next entry and its canonical line (with trailing `\n`).
@@ -250,6 +414,16 @@ impl Journal {
         GovernanceError::Io {
             path: self.path.clone(),
             source,
+        }
+    }
+}
+
+impl Drop for Journal {
+    /// Last resort for a grouped journal whose owner did not call [`Journal::sync`] (a panic,
+    /// an early return): written entries must not stay in the page cache only.
+    fn drop(&mut self) {
+        if self.unsynced > 0 || self.dir_unsynced {
+            let _ = self.sync();
         }
     }
 }
