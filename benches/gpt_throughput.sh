@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side CPU throughput of veriscope-gpt (candle) and its PyTorch twin
-# (benches/pytorch_gpt.py) on the cpu_small model, interleaved in one run, plus the
-# probe + metrics overhead: wall time of a whole cpu_small run with the probe vs --no-probe
-# at the same seed.
+# (benches/pytorch_gpt.py) on the cpu_small model, interleaved in one run, optionally plus
+# (FULL_RUN=1) the wall time of a whole cpu_small run with the probe vs --no-probe at the same
+# seed. The probe overhead proper (wall and CPU, A/B pairs, via the wrapper too) is
+# benches/gpt_overhead.sh.
 #
 # Usage: benches/gpt_throughput.sh [rounds]     (from the repository root)
 # Our trainer gets --threads THREADS (its cpu_small default is 1), PyTorch set_num_threads.
@@ -10,13 +11,13 @@
 #        PYTHON   python with torch (default /tmp/torchvenv/bin/python; skipped if it lacks torch)
 #        THREADS  threads for both frameworks (default 2)
 #        STEPS    timed steps per throughput round (default 150)
-#        FULL_RUN 1 (default) to also time whole runs with and without the probe
+#        FULL_RUN 1 to also time whole runs with and without the probe (default 0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 THREADS=${THREADS:-2}
 STEPS=${STEPS:-150}
-FULL_RUN=${FULL_RUN:-1}
+FULL_RUN=${FULL_RUN:-0}
 BIN=${BIN:-}
 if [[ -z "$BIN" ]]; then
   for cand in target-gpt/release/veriscope-gpt target/release/veriscope-gpt; do

@@ -6,6 +6,7 @@ use clap::Parser;
 
 use crate::config::{ConfigError, DeviceKind, GeluKind, TrainConfig};
 use crate::injection::{CorruptMode, Injection};
+use crate::probe::ProbeMode;
 
 /// Built-in char-level GPT trainer that speaks the Veriscope metrics stream.
 #[derive(Debug, Clone, Parser)]
@@ -80,8 +81,13 @@ pub struct Args {
     #[arg(long)]
     pub probe_batch: Option<usize>,
     /// Skip the probe and metrics (samples carry loss only); for overhead measurement.
-    #[arg(long)]
+    /// `--no-gate` is the same flag (the wrapper's gate then has no metrics to check).
+    #[arg(long, visible_alias = "no-gate")]
     pub no_probe: bool,
+    /// Run the probe on a worker thread from a weight snapshot (async) or on the training
+    /// thread (sync). Default: async on cpu, sync on cuda.
+    #[arg(long, value_enum)]
+    pub probe_mode: Option<ProbeMode>,
     /// Standalone use: write stream lines here when no VERISCOPE_METRICS_* is set.
     #[arg(long)]
     pub metrics_out: Option<PathBuf>,
@@ -178,6 +184,11 @@ impl Args {
         set(&mut c.ckpt_dir, self.ckpt_dir.clone().map(Some));
         c.resume = self.resume;
         set(&mut c.device, self.device);
+        if c.device == DeviceKind::Cuda {
+            // One CUDA stream driven from two threads is untested here (no CUDA build yet).
+            c.probe_mode = ProbeMode::Sync;
+        }
+        set(&mut c.probe_mode, self.probe_mode);
         if self.threads.is_none() && env("RAYON_NUM_THREADS").is_some() {
             c.threads = 0; // the caller chose through the environment
         }
@@ -305,6 +316,27 @@ mod tests {
             c.injection,
             Some(Injection::Collapse { layer: 2, .. })
         ));
+    }
+
+    #[test]
+    fn no_gate_is_an_alias_of_no_probe() {
+        assert!(parse(&[]).resolve(no_env).unwrap().probe);
+        assert!(!parse(&["--no-gate"]).resolve(no_env).unwrap().probe);
+        assert!(!parse(&["--no-probe"]).resolve(no_env).unwrap().probe);
+    }
+
+    #[test]
+    fn probe_mode_defaults_to_async_on_cpu_and_sync_on_cuda() {
+        let c = parse(&[]).resolve(no_env).unwrap();
+        assert_eq!(c.probe_mode, ProbeMode::Async);
+        let c = parse(&["--device", "cuda"]).resolve(no_env).unwrap();
+        assert_eq!(c.probe_mode, ProbeMode::Sync);
+        let c = parse(&["--device", "cuda", "--probe-mode", "async"])
+            .resolve(no_env)
+            .unwrap();
+        assert_eq!(c.probe_mode, ProbeMode::Async);
+        let c = parse(&["--probe-mode", "sync"]).resolve(no_env).unwrap();
+        assert_eq!(c.probe_mode, ProbeMode::Sync);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::injection::Injection;
+use crate::probe::ProbeMode;
 
 /// A configuration the trainer refuses to run; maps to exit code 2 (invalid input).
 #[derive(Debug, thiserror::Error)]
@@ -81,8 +82,13 @@ pub struct TrainConfig {
     pub probe_layer: usize,
     /// Sequences in the fixed probe batch.
     pub probe_batch: usize,
-    /// False with `--no-probe`: samples then carry loss only (used to measure overhead).
+    /// False with `--no-probe` / `--no-gate`: samples then carry loss only (used to measure
+    /// overhead).
     pub probe: bool,
+    /// Where the probe runs: `async` (a worker thread on a weight snapshot; the CPU default)
+    /// or `sync` (on the training thread; the default with `--device cuda`, where the async
+    /// path is untested).
+    pub probe_mode: ProbeMode,
     pub ckpt_interval: u64,
     pub ckpt_dir: Option<PathBuf>,
     pub resume: bool,
@@ -139,6 +145,7 @@ impl TrainConfig {
             probe_layer: 1,
             probe_batch: 8,
             probe: true,
+            probe_mode: ProbeMode::Async,
             ckpt_interval: 0,
             ckpt_dir: None,
             resume: false,

@@ -9,6 +9,7 @@
 //! - [`cli`]: flags and their overlay on a preset; [`config`]: presets, validation, `--describe`.
 //! - [`model`]: the GPT; [`optim`]: AdamW, clipping, LR schedule.
 //! - [`data`], [`injection`], [`seeds`]: inputs, pathologies, derived seeds.
+//! - [`probe`]: the probe, sync or on a worker thread, and the ordered path of sample lines.
 //! - [`stream`]: metrics stream and control channel; [`checkpoint`]: safetensors checkpoints.
 //! - [`trainer`]: the loop; [`progress`]: stderr progress.
 
@@ -19,6 +20,7 @@ pub mod data;
 pub mod injection;
 pub mod model;
 pub mod optim;
+pub mod probe;
 pub mod progress;
 pub mod seeds;
 pub mod stream;

@@ -127,12 +127,20 @@ pub struct NonFinite {
     pub hidden: u64,
 }
 
-/// Mean timings since the last sample, in milliseconds.
+/// Timings of one sample, in milliseconds (docs/trainer.md §Probe and metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timing {
+    /// Mean training step since the last sample.
     pub step_ms: f64,
+    /// Probe forward (to the probed block, plus the copy to the host); on the worker thread
+    /// in async mode.
     pub probe_ms: Option<f64>,
+    /// Metric math; on the worker thread in async mode.
     pub metric_ms: Option<f64>,
+    /// Async mode: time the training thread waited for a free probe-queue slot.
+    pub probe_wait_ms: Option<f64>,
+    /// Async mode: time the training thread spent copying the weights for the probe.
+    pub snapshot_ms: Option<f64>,
 }
 
 /// One `sample` line's content.
@@ -161,11 +169,16 @@ impl SampleLine {
             .collect();
         let mut timing = Map::new();
         timing.insert("step_ms".into(), finite_or_null(Some(self.timing.step_ms)));
-        if let Some(p) = self.timing.probe_ms {
-            timing.insert("probe_ms".into(), finite_or_null(Some(p)));
-        }
-        if let Some(m) = self.timing.metric_ms {
-            timing.insert("metric_ms".into(), finite_or_null(Some(m)));
+        let optional = [
+            ("probe_ms", self.timing.probe_ms),
+            ("metric_ms", self.timing.metric_ms),
+            ("probe_wait_ms", self.timing.probe_wait_ms),
+            ("snapshot_ms", self.timing.snapshot_ms),
+        ];
+        for (key, value) in optional {
+            if let Some(v) = value {
+                timing.insert(key.into(), finite_or_null(Some(v)));
+            }
         }
         let mut v = json!({
             "type": "sample",

@@ -2,7 +2,9 @@
 //! stream and checkpoints, wired together (docs/trainer.md).
 //!
 //! Metrics are computed by `veriscope_gate::metrics::MetricState::snapshot`, the same code the
-//! rest of Veriscope uses, on the residual stream after the probed block.
+//! rest of Veriscope uses, on the residual stream after the probed block (probe.rs; by
+//! default on a worker thread from a weight snapshot, so the training thread only pays for
+//! the copy).
 
 use std::path::Path;
 use std::time::Instant;
@@ -10,7 +12,7 @@ use std::time::Instant;
 use anyhow::Context;
 use candle_core::{Device, Tensor};
 use serde_json::{Value, json};
-use veriscope_gate::metrics::{METRIC_NAMES, MetricConfig, MetricState};
+use veriscope_gate::metrics::METRIC_NAMES;
 
 use crate::checkpoint::{self, CheckpointMeta};
 use crate::config::{ConfigError, DeviceKind, ModelDims, TrainConfig};
@@ -18,6 +20,7 @@ use crate::data::{self, Batch, Dataset};
 use crate::injection::{Injection, corrupt_inputs};
 use crate::model::{CollapseHook, Gpt, collapse_projector};
 use crate::optim::{AdamW, AdamWParams, LrSchedule};
+use crate::probe::{PROBE_QUEUE_DEPTH, Prober, SampleEmitter};
 use crate::progress::{Progress, Reporter};
 use crate::seeds::{STREAM_BATCH, STREAM_EVAL, STREAM_PROBE, derive_seed};
 use crate::stream::{ControlState, EndStatus, MetricsSink, NonFinite, SampleLine, end_line};
@@ -131,14 +134,6 @@ impl LoopState {
     }
 }
 
-/// One probe snapshot: the gate metrics and what they cost.
-struct ProbeOut {
-    metrics: std::collections::BTreeMap<String, Option<f64>>,
-    probe_ms: f64,
-    metric_ms: f64,
-    nonfinite_hidden: u64,
-}
-
 /// The model, optimizer and fixed inputs of one run.
 struct Trainer<'a> {
     cfg: &'a TrainConfig,
@@ -147,8 +142,8 @@ struct Trainer<'a> {
     model: Gpt,
     opt: AdamW,
     schedule: LrSchedule,
-    probe_x: Tensor,
-    metrics: MetricState,
+    /// Taken by [`train`] for the run's [`SampleEmitter`]; None with `--no-probe`.
+    prober: Option<Prober>,
     projector: Option<Tensor>,
 }
 
@@ -177,6 +172,9 @@ impl<'a> Trainer<'a> {
             derive_seed(cfg.seed, STREAM_PROBE, 0),
         );
         let probe_x = Tensor::from_vec(probe.x, (probe.batch, probe.block), &device)?;
+        let prober = cfg
+            .probe
+            .then(|| Prober::new(probe_x, cfg.probe_layer, cfg.seed));
         let projector = match &cfg.injection {
             Some(Injection::Collapse { rank, layer, .. }) => Some(collapse_projector(
                 cfg.model.n_embd,
@@ -194,16 +192,12 @@ impl<'a> Trainer<'a> {
                 warmup_iters: cfg.lr_warmup_iters,
                 decay_iters: cfg.lr_decay_iters,
             },
-            metrics: MetricState::new(MetricConfig {
-                seed: cfg.seed,
-                ..MetricConfig::default()
-            }),
             cfg,
             ds,
             device,
             model,
             opt,
-            probe_x,
+            prober,
             projector,
         })
     }
@@ -246,8 +240,8 @@ impl<'a> Trainer<'a> {
         let lr = self.schedule.at(iter) * lr_mult;
         let (x, y) = self.batch_tensors(&batch)?;
         let hook = self.collapse_hook(iter);
-        let out = self.model.forward(&x, None, hook.as_ref())?;
-        let loss = candle_nn::loss::cross_entropy(&out.logits, &y)?;
+        let logits = self.model.forward(&x, hook.as_ref())?;
+        let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
         let loss_val = f64::from(loss.to_scalar::<f32>()?);
         let grads = loss.backward()?;
         let stats = self.opt.step(&grads, lr)?;
@@ -263,36 +257,11 @@ impl<'a> Trainer<'a> {
             let seed = derive_seed(cfg.seed, STREAM_EVAL, iter * 1_000 + k as u64);
             let b = data::sample_batch(&self.ds.val, cfg.batch_size, cfg.model.block_size, seed);
             let (x, y) = self.batch_tensors(&b)?;
-            let out = self.model.forward(&x, None, hook.as_ref())?;
-            let loss = candle_nn::loss::cross_entropy(&out.logits, &y)?;
+            let logits = self.model.forward(&x, hook.as_ref())?;
+            let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
             total += f64::from(loss.to_scalar::<f32>()?);
         }
         Ok(total / cfg.eval_iters.max(1) as f64)
-    }
-
-    /// Probe forward on the fixed batch plus the metric math.
-    fn probe(&mut self, iter: u64) -> anyhow::Result<ProbeOut> {
-        let t0 = Instant::now();
-        let hook = self.collapse_hook(iter);
-        let layer = self.cfg.probe_layer;
-        let out = self
-            .model
-            .forward(&self.probe_x, Some(layer), hook.as_ref())?;
-        let hidden = out
-            .hidden
-            .context("probe forward returned no hidden state")?;
-        let (n, d) = hidden.dims2()?;
-        let h: Vec<f32> = hidden.flatten_all()?.to_vec1()?;
-        let probe_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let t1 = Instant::now();
-        let values = self.metrics.snapshot(&h, n, d, iter);
-        let metric_ms = t1.elapsed().as_secs_f64() * 1e3;
-        Ok(ProbeOut {
-            metrics: values.to_map(),
-            probe_ms,
-            metric_ms,
-            nonfinite_hidden: values.nonfinite_inputs,
-        })
     }
 
     fn checkpoint(&self, dir: &Path, iter: u64, ewma: Option<f64>) -> anyhow::Result<()> {
@@ -363,7 +332,10 @@ impl<'a> Trainer<'a> {
             "gate_cadence": cfg.gate_cadence(),
             "preset": cfg.preset,
             "data": data_name(cfg),
-            "probe": {"layer": cfg.probe_layer, "batch": cfg.probe_batch, "enabled": cfg.probe},
+            "probe": {
+                "layer": cfg.probe_layer, "batch": cfg.probe_batch, "enabled": cfg.probe,
+                "mode": cfg.probe_mode,
+            },
             "resumed_from_iter": resumed_from,
         })
     }
@@ -382,6 +354,25 @@ pub fn train(cfg: &TrainConfig, mut ctx: RunContext<'_>) -> anyhow::Result<Outco
     ctx.sink
         .write_line(&trainer.hello(resumed_from))
         .context("cannot write the hello line to the metrics stream")?;
+    let sink = std::mem::replace(&mut ctx.sink, MetricsSink::disabled());
+    let mut emitter = match SampleEmitter::start(
+        sink,
+        trainer.prober.take(),
+        cfg.probe_mode,
+        PROBE_QUEUE_DEPTH,
+    ) {
+        Ok(e) => e,
+        Err((err, mut sink)) => {
+            let wall_s = started.elapsed().as_secs_f64();
+            let _ = sink.write_line(&end_line(
+                0,
+                EndStatus::Error,
+                Some(&format!("{err:#}")),
+                wall_s,
+            ));
+            return Err(err);
+        }
+    };
     let mut state = LoopState {
         ewma,
         nonfinite: NonFinite::default(),
@@ -398,11 +389,19 @@ pub fn train(cfg: &TrainConfig, mut ctx: RunContext<'_>) -> anyhow::Result<Outco
     }
     let result = run_loop(
         &mut trainer,
-        &mut ctx,
+        &mut emitter,
+        ctx.control,
         &mut state,
         start_iter,
         reporter.as_ref(),
     );
+    // Every queued sample line is written before the end line.
+    let (sink, drained) = emitter.finish();
+    ctx.sink = sink;
+    let result = match (result, drained) {
+        (Ok((_, last_iter)), Err(err)) => Err((err, last_iter)),
+        (result, _) => result,
+    };
     if let Some(r) = &reporter {
         r.finish();
     }
@@ -439,7 +438,8 @@ type LoopResult = Result<(EndStatus, Option<u64>), (anyhow::Error, Option<u64>)>
 
 fn run_loop(
     tr: &mut Trainer<'_>,
-    ctx: &mut RunContext<'_>,
+    emitter: &mut SampleEmitter,
+    control: &ControlState,
     st: &mut LoopState,
     start_iter: u64,
     reporter: Option<&Reporter>,
@@ -473,7 +473,7 @@ fn run_loop(
             }
         }
         if iter.is_multiple_of(cfg.metric_interval) {
-            emit_sample(tr, ctx, st, iter, loss, grad_norm, lr).map_err(|e| (e, last_done))?;
+            emit_sample(tr, emitter, st, iter, loss, grad_norm, lr).map_err(|e| (e, last_done))?;
         }
         if let Some(dir) = &cfg.ckpt_dir {
             let due = cfg.ckpt_interval > 0 && (iter + 1).is_multiple_of(cfg.ckpt_interval);
@@ -483,7 +483,7 @@ fn run_loop(
             }
         }
         if let Some(r) = reporter {
-            let decision = ctx.control.last_decision();
+            let decision = control.last_decision();
             r.update(&Progress {
                 iter,
                 loss: Some(loss),
@@ -492,7 +492,7 @@ fn run_loop(
             });
         }
         // metrics-stream.md §control: finish the current step, then stop cleanly.
-        if ctx.control.stop_requested() {
+        if control.stop_requested() {
             return Ok((EndStatus::StoppedOnFail, last_done));
         }
     }
@@ -500,8 +500,8 @@ fn run_loop(
 }
 
 fn emit_sample(
-    tr: &mut Trainer<'_>,
-    ctx: &mut RunContext<'_>,
+    tr: &Trainer<'_>,
+    emitter: &mut SampleEmitter,
     st: &mut LoopState,
     iter: u64,
     loss: f64,
@@ -518,18 +518,9 @@ fn emit_sample(
         val_loss: st.val_loss.take(),
         ..SampleLine::default()
     };
-    if tr.cfg.probe {
-        let probe = tr.probe(iter)?;
-        line.metrics = probe.metrics;
-        line.timing.probe_ms = Some(probe.probe_ms);
-        line.timing.metric_ms = Some(probe.metric_ms);
-        st.nonfinite.hidden += probe.nonfinite_hidden;
-    }
     line.timing.step_ms = st.step_ms_sum / st.steps_since_sample.max(1) as f64;
     line.nonfinite = std::mem::take(&mut st.nonfinite);
     st.step_ms_sum = 0.0;
     st.steps_since_sample = 0;
-    ctx.sink
-        .write_line(&line.to_json())
-        .context("cannot write a sample line to the metrics stream")
+    emitter.emit(line, &tr.model, tr.collapse_hook(iter))
 }

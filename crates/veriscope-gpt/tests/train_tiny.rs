@@ -144,6 +144,129 @@ fn same_seed_gives_identical_first_losses_and_other_seed_differs() {
     assert_ne!(a.first_losses, c.first_losses);
 }
 
+/// Sample lines without their timing (wall-clock, so never reproducible).
+fn samples_without_timing(path: &Path) -> Vec<Value> {
+    lines(path)
+        .into_iter()
+        .filter(|l| l["type"] == "sample")
+        .map(|mut l| {
+            l.as_object_mut().unwrap().remove("timing");
+            l
+        })
+        .collect()
+}
+
+const COLLAPSE: &[&str] = &[
+    "--max-iters",
+    "30",
+    "--collapse-at",
+    "10",
+    "--collapse-len",
+    "8",
+    "--ckpt-interval",
+    "0",
+];
+
+#[test]
+fn async_and_sync_probes_write_identical_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let control = ControlState::default();
+    let mut runs = Vec::new();
+    for mode in ["sync", "async"] {
+        let out = dir.path().join(mode);
+        let cfg = tiny(&[COLLAPSE, &["--probe-mode", mode]].concat());
+        run(&cfg, &out, &control);
+        let all = lines(&out);
+        assert_eq!(all[0]["probe"]["mode"], mode);
+        for s in all.iter().filter(|l| l["type"] == "sample") {
+            let timing = s["timing"].as_object().unwrap();
+            let async_fields =
+                timing.contains_key("probe_wait_ms") && timing.contains_key("snapshot_ms");
+            assert_eq!(async_fields, mode == "async", "{s}");
+            assert!(timing["probe_ms"].is_number() && timing["metric_ms"].is_number());
+        }
+        runs.push(samples_without_timing(&out));
+    }
+    assert_eq!(runs[0].len(), 15);
+    assert_eq!(runs[0], runs[1]);
+}
+
+#[test]
+fn same_seed_gives_identical_metric_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let control = ControlState::default();
+    let metric_text = |name: &str| -> Vec<String> {
+        let out = dir.path().join(name);
+        run(&tiny(COLLAPSE), &out, &control);
+        lines(&out)
+            .iter()
+            .filter(|l| l["type"] == "sample")
+            .map(|l| serde_json::to_string(&l["metrics"]).unwrap())
+            .collect()
+    };
+    let (a, b) = (metric_text("a"), metric_text("b"));
+    assert_eq!(a.len(), 15);
+    assert!(a.iter().all(|m| m.contains("eff_dim")));
+    assert_eq!(a, b);
+}
+
+/// Every parameter and AdamW moment of the checkpoint in `dir`, by name.
+fn checkpoint_values(dir: &Path) -> Vec<(String, Vec<f32>)> {
+    let file = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .expect("a checkpoint");
+    let tensors = candle_core::safetensors::load(&file, &candle_core::Device::Cpu).unwrap();
+    let mut out: Vec<(String, Vec<f32>)> = tensors
+        .into_iter()
+        .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn training_is_bit_identical_with_and_without_the_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let control = ControlState::default();
+    let mut runs = Vec::new();
+    for (name, flags) in [
+        ("async", &["--probe-mode", "async"][..]),
+        ("sync", &["--probe-mode", "sync"]),
+        ("no_gate", &["--no-gate"]),
+    ] {
+        let ckpt = dir.path().join(format!("ckpt_{name}"));
+        let out = dir.path().join(name);
+        let cfg = tiny(&[COLLAPSE, flags, &["--ckpt-dir", ckpt.to_str().unwrap()]].concat());
+        let outcome = run(&cfg, &out, &control);
+        let training: Vec<[Value; 4]> = lines(&out)
+            .iter()
+            .filter(|l| l["type"] == "sample")
+            .map(|l| {
+                assert_eq!(
+                    l["metrics"].as_object().unwrap().is_empty(),
+                    name == "no_gate"
+                );
+                [
+                    l["iter"].clone(),
+                    l["loss"].clone(),
+                    l["grad_norm"].clone(),
+                    l["ewma_loss"].clone(),
+                ]
+            })
+            .collect();
+        runs.push((name, outcome.final_loss, training, checkpoint_values(&ckpt)));
+    }
+    let (_, loss0, train0, weights0) = &runs[0];
+    assert_eq!(train0.len(), 15);
+    for (name, loss, training, weights) in &runs[1..] {
+        assert_eq!(loss, loss0, "{name}");
+        assert_eq!(training, train0, "{name}");
+        assert!(weights == weights0, "{name}: weights or moments differ");
+    }
+}
+
 #[test]
 fn stop_action_ends_the_run_cleanly() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,8 +276,16 @@ fn stop_action_ends_the_run_cleanly() {
     let outcome = run(&tiny(&["--max-iters", "50"]), &out, &control);
     assert_eq!(outcome.status, EndStatus::StoppedOnFail);
     assert_eq!(outcome.last_iter, Some(0), "finishes the current step only");
-    let end = lines(&out).pop().unwrap();
+    let mut all = lines(&out);
+    let end = all.pop().unwrap();
     assert_eq!(end["status"], "stopped_on_fail");
+    // The (async) probe of iteration 0 is written before the end line.
+    let sample = all.pop().unwrap();
+    assert_eq!(
+        (&sample["type"], &sample["iter"]),
+        (&"sample".into(), &0.into())
+    );
+    assert!(sample["metrics"]["eff_dim"].is_number());
 }
 
 #[test]
