@@ -77,11 +77,32 @@ pub struct ProbeOverhead {
     pub step_ms: f64,
     /// Samples that carried a usable `timing` object.
     pub samples: u64,
+    /// Sum of `timing.snapshot_ms + timing.probe_wait_ms`: what an asynchronous probe took
+    /// from the training thread (docs/metrics-stream.md).
+    pub training_thread_ms: f64,
+    /// Samples that carried `snapshot_ms` (the probe ran off the training thread).
+    pub async_samples: u64,
 }
 
 impl ProbeOverhead {
-    /// Probe and metric time over training time (0.031 = 3.1%).
+    /// Probe time taken from training, over training time (0.031 = 3.1%). With an
+    /// asynchronous probe `probe_ms`/`metric_ms` are the worker's time, which overlaps
+    /// training; what training lost is `snapshot_ms + probe_wait_ms`.
     pub fn fraction(&self) -> f64 {
+        if self.is_async() {
+            self.training_thread_ms / self.step_ms
+        } else {
+            (self.probe_ms + self.metric_ms) / self.step_ms
+        }
+    }
+
+    /// Every timed sample came from a probe that ran off the training thread.
+    pub fn is_async(&self) -> bool {
+        self.samples > 0 && self.async_samples == self.samples
+    }
+
+    /// The probe worker's time over training time (asynchronous probes; its CPU cost).
+    pub fn worker_fraction(&self) -> f64 {
         (self.probe_ms + self.metric_ms) / self.step_ms
     }
 }
@@ -169,6 +190,8 @@ pub fn read_stream<R: BufRead>(mut reader: R, rel: &str) -> MetricsStream {
         probe_ms: 0.0,
         metric_ms: 0.0,
         step_ms: 0.0,
+        training_thread_ms: 0.0,
+        async_samples: 0,
         samples: 0,
     };
     let mut buf = Vec::new();
@@ -239,6 +262,10 @@ pub fn read_stream<R: BufRead>(mut reader: R, rel: &str) -> MetricsStream {
                         timed_steps += gap;
                         timing.probe_ms += f("probe_ms").unwrap_or(0.0);
                         timing.metric_ms += f("metric_ms").unwrap_or(0.0);
+                        if let Some(snap) = f("snapshot_ms") {
+                            timing.training_thread_ms += snap + f("probe_wait_ms").unwrap_or(0.0);
+                            timing.async_samples += 1;
+                        }
                         timing.samples += 1;
                     }
                 }
@@ -282,6 +309,28 @@ pub fn injection_of(inj: &Value) -> Option<Injection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn asynchronous_probe_overhead_counts_what_training_lost() {
+        let line = |i: u64, extra: &str| {
+            format!(
+                "{{\"type\":\"sample\",\"iter\":{i},\"metrics\":{{}},\"timing\":{{\"step_ms\":10,\"probe_ms\":4,\"metric_ms\":1{extra}}}}}\n"
+            )
+        };
+        let asynchronous: String = (0..10)
+            .map(|i| line(i * 2, ",\"snapshot_ms\":0.05,\"probe_wait_ms\":0.05"))
+            .collect();
+        let o = read_stream(asynchronous.as_bytes(), "m").overhead.unwrap();
+        assert!(o.is_async());
+        // 10 samples: the first counts one step, the others two: 190 ms of training.
+        assert!((o.fraction() - 1.0 / 190.0).abs() < 1e-12);
+        assert!((o.worker_fraction() - 50.0 / 190.0).abs() < 1e-12);
+        // A stream without the async fields is read as before.
+        let inline: String = (0..10).map(|i| line(i * 2, "")).collect();
+        let o = read_stream(inline.as_bytes(), "m").overhead.unwrap();
+        assert!(!o.is_async());
+        assert!((o.fraction() - 50.0 / 190.0).abs() < 1e-12);
+    }
 
     #[test]
     fn decimation_is_bounded_and_keeps_ends() {

@@ -75,8 +75,12 @@ pub struct OverheadDoc {
 /// Probe + metric overhead from the metrics stream's `timing` fields.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ProbeOverheadDoc {
-    /// sum(probe_ms + metric_ms) / sum(step_ms).
+    /// Probe time taken from training over training time: sum(probe_ms + metric_ms) /
+    /// sum(step_ms), or for an asynchronous probe sum(snapshot_ms + probe_wait_ms) /
+    /// sum(step_ms).
     pub fraction: f64,
+    /// The probe ran off the training thread (every timed sample carried `snapshot_ms`).
+    pub asynchronous: bool,
     /// Sum of `timing.probe_ms`.
     pub probe_ms: f64,
     /// Sum of `timing.metric_ms`.
@@ -197,6 +201,7 @@ pub fn report_document(view: &CapsuleView) -> ReportDocument {
             let o = s.overhead?;
             Some(ProbeOverheadDoc {
                 fraction: o.fraction(),
+                asynchronous: o.is_async(),
                 probe_ms: o.probe_ms,
                 metric_ms: o.metric_ms,
                 step_ms: o.step_ms,

@@ -189,6 +189,13 @@ fn acceptance_lines(view: &CapsuleView, lines: &mut Vec<String>) {
 
 /// `Overhead (probe + metrics vs training step): X.X% (from timing fields)`.
 pub(crate) fn probe_overhead_line(o: crate::stream::ProbeOverhead) -> String {
+    if o.is_async() {
+        return format!(
+            "Overhead (probe time taken from training steps): {} (asynchronous probe; its worker used {} of training time on another thread; from timing fields)",
+            pct(o.fraction()),
+            pct(o.worker_fraction())
+        );
+    }
     format!(
         "Overhead (probe + metrics vs training step): {} (from timing fields)",
         pct(o.fraction())
