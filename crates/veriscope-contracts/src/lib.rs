@@ -59,6 +59,8 @@ pub use run_config::{
     REDACTED, RunBlockV1, RunConfigResolvedV1,
 };
 pub use summary::{CountsV1, ResultsSummaryV1};
-pub use time::{TimestampError, UNIX_SECONDS_LIMIT, UtcTimestamp, format_utc, parse_utc};
+pub use time::{
+    TimestampError, UNIX_SECONDS_LIMIT, UtcTimestamp, format_utc, parse_iso_micros, parse_utc,
+};
 pub use violation::{ContractViolation, pointer_join, python_str_repr};
 pub use window_signature::WindowSignatureV1;

@@ -45,13 +45,16 @@ pub fn parse_utc(s: &str) -> Result<Timestamp, TimestampError> {
     if text.is_empty() {
         return Err(TimestampError::Empty);
     }
-    iso_micros(text.as_bytes())
-        .and_then(|micros| Timestamp::from_microsecond(micros).ok())
+    parse_iso_micros(text)
+        .and_then(|(micros, _)| Timestamp::from_microsecond(micros).ok())
         .ok_or_else(|| TimestampError::Invalid(s.to_string()))
 }
 
-/// Microseconds since the Unix epoch of a trimmed ISO-8601 text, or `None`.
-fn iso_micros(b: &[u8]) -> Option<i64> {
+/// Microseconds since the Unix epoch of a trimmed ISO-8601 text, and whether it was naive
+/// (no `Z`/offset; taken as UTC), or `None`. The one implementation of the timestamp grammar
+/// validate accepts (cli_contracts A4): `veriscope-capsule` reads timestamps through it.
+pub fn parse_iso_micros(text: &str) -> Option<(i64, bool)> {
+    let b = text.as_bytes();
     let (year, month, day) = iso_date(b.get(0..10)?)?;
     let mut seconds = days_from_civil(year, month, day) * 86_400;
     let mut micros = 0i64;
@@ -64,8 +67,9 @@ fn iso_micros(b: &[u8]) -> Option<i64> {
         micros = frac;
         rest = after;
     }
+    let naive = rest.is_empty();
     let offset = iso_offset(rest)?;
-    Some((seconds - offset) * 1_000_000 + micros)
+    Some(((seconds - offset) * 1_000_000 + micros, naive))
 }
 
 /// `YYYY-MM-DD` (year >= 1, a real calendar day).
