@@ -36,6 +36,9 @@ pub enum KindError {
          to a Python that has them, or point {HF_RUNNER_ENV} at another runner."
     )]
     HfPreflight { python: String, detail: String },
+    /// A launcher option the request cannot use (exit 2).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 fn override_cmd(
@@ -112,6 +115,21 @@ pub fn hf_runner_base(env: &BTreeMap<String, String>) -> Result<Vec<String>, Kin
             "veriscope.hf_train".into(),
         ]
     }))
+}
+
+/// The HF runner launched as `nproc_per_node` processes on this node (`veriscope run hf
+/// --nproc-per-node N`). `None` or 1 keeps the single-process command.
+pub fn hf_launch(
+    base: Vec<String>,
+    nproc_per_node: Option<u32>,
+    _env: &BTreeMap<String, String>,
+) -> Result<Vec<String>, KindError> {
+    match nproc_per_node {
+        None | Some(1) => Ok(base),
+        Some(_) => Err(KindError::Invalid(
+            "--nproc-per-node is not supported yet".into(),
+        )),
+    }
 }
 
 /// The Python whose packages the HF runner uses.

@@ -9,6 +9,7 @@
 
 pub mod artifacts;
 pub mod clock;
+pub mod distributed;
 pub mod envcapture;
 pub mod environment;
 pub mod gatelink;

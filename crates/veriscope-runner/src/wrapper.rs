@@ -18,12 +18,13 @@ use veriscope_capsule::governance::Journal;
 
 use crate::artifacts::{self, RunIdentity, WINDOW_SIGNATURE};
 use crate::clock::{Clock, compact_stamp, utc_seconds};
+use crate::distributed::env_distributed;
 use crate::envcapture::{EnvPolicy, capture_env, env_capture_record, redact_argv};
 use crate::environment::{self, ENVIRONMENT_TXT, GpuInfo, Platform};
 use crate::gatelink::{Cadence, LiveGate, build_gate};
 use crate::gpulock::{self, GpuLocks};
 use crate::metrics_log::{METRICS_LOG, MetricsLog};
-use crate::observer::{JOURNAL_DURABILITY, JournalContext, LiveRun, env_distributed};
+use crate::observer::{JOURNAL_DURABILITY, JournalContext, LiveRun};
 use crate::outdir::{OutdirError, PreparedOutdir, prepare_outdir};
 use crate::relay::{RUNNER_OUTPUT_LOG, TeeLog};
 use crate::shellwords;

@@ -67,6 +67,10 @@ struct WrapperArgs {
     /// Iterations between metric samples the gate expects
     #[arg(long, value_name = "N")]
     metric_interval: Option<u64>,
+    /// hf: launch the runner as N processes on this node under torchrun (DDP; rank 0
+    /// streams and the wrapper writes one capsule)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    nproc_per_node: Option<u32>,
     /// The command (cmd) or the arguments forwarded to the runner (gpt, hf)
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -157,6 +161,13 @@ fn resolve(
         .then(|| w.cadence_over(preset_cadence));
     let (mut runner_base, mut describe, mut python, mut uses_gpu) = (Vec::new(), None, None, false);
     match kind {
+        RunKind::Cmd | RunKind::Gpt if w.nproc_per_node.is_some() => {
+            return Err(format!(
+                "--nproc-per-node applies to `veriscope run hf` only (for `run {}`, launch \
+                 torchrun yourself under `run cmd`)",
+                kind.as_str()
+            ));
+        }
         RunKind::Cmd => {
             if w.args.is_empty() {
                 return Err("veriscope run cmd: give the command after `--`".into());
@@ -182,7 +193,12 @@ fn resolve(
             }
         }
         RunKind::Hf => {
-            runner_base = kinds::hf_runner_base(&env).map_err(|e| e.to_string())?;
+            runner_base = kinds::hf_launch(
+                kinds::hf_runner_base(&env).map_err(|e| e.to_string())?,
+                w.nproc_per_node,
+                &env,
+            )
+            .map_err(|e| e.to_string())?;
             let py = kinds::hf_python(&env, Some(&runner_base));
             kinds::hf_preflight(&py, &env).map_err(|e| e.to_string())?;
             python = Some(py);
