@@ -32,6 +32,7 @@ mod pyrepr;
 mod results;
 mod run_config;
 pub mod schema;
+pub mod seeds;
 mod summary;
 mod time;
 mod violation;
