@@ -23,6 +23,7 @@ mod common;
 mod derive;
 mod distributed;
 mod enums;
+pub mod execution;
 pub mod exit;
 mod finding;
 mod governance;
