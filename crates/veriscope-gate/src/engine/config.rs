@@ -304,7 +304,7 @@ impl GateConfig {
         check_range("metric_interval", metric_interval, METRIC_INTERVAL_RANGE)?;
         if metric_interval > gate_window {
             return Err(GateError::OutOfRange {
-                field: "metric_interval",
+                field: "metric_interval".into(),
                 value: metric_interval.to_string(),
                 allowed: format!("1..={gate_window} (at most gate_window)"),
             });
@@ -446,7 +446,7 @@ fn check_range(field: &'static str, value: u64, (lo, hi): (u64, u64)) -> Result<
         Ok(())
     } else {
         Err(GateError::OutOfRange {
-            field,
+            field: field.into(),
             value: value.to_string(),
             allowed: format!("{lo}..={hi}"),
         })

@@ -11,6 +11,7 @@
 mod audit;
 mod calibrated;
 mod config;
+mod contract;
 mod divergence;
 mod reference;
 mod sequential;
@@ -25,6 +26,7 @@ pub use config::{
     METRIC_DEFS_VERSION, METRIC_INTERVAL_RANGE, PRESETS, Policy, RegimeConfig, SequentialConfig,
     TRANSPORT_VERSION,
 };
+pub use contract::{Allowed, SETTABLE, Settable, settable};
 pub use divergence::{ks_exact_pvalue, ks_statistic_scaled, tv_hist_fixed};
 pub use stats::{f_sf, inc_beta, ln_gamma, norm_ppf, t_sf};
 
@@ -35,10 +37,19 @@ pub enum GateError {
     UnknownPreset { name: String, known: String },
     #[error("gate control `{field}` = {value} is out of range (allowed: {allowed})")]
     OutOfRange {
-        field: &'static str,
+        field: String,
         value: String,
         allowed: String,
     },
+    #[error("unknown gate control `{field}` (settable: {known})")]
+    UnknownField { field: String, known: String },
+    #[error("gate control `{field}` does not apply to preset `{preset}`")]
+    NotApplicable { field: String, preset: String },
+    #[error(
+        "this build cannot reproduce the persisted gate configuration: it differs from the \
+         preset in controls that cannot be set ({})", fields.join(", ")
+    )]
+    NotReproducible { fields: Vec<String> },
 }
 
 /// Gate-local decision (same wire names as `veriscope_contracts::Decision`).
