@@ -16,6 +16,7 @@
 mod float;
 mod render;
 mod timestamp;
+pub mod view;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -68,14 +69,19 @@ pub fn sha256_hex_object(map: &serde_json::Map<String, Value>) -> Result<String,
 pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
     // A table lookup per nibble: journal verification hashes every entry, and the hex
     // crate's iterator showed up in its profile.
+    hex_lower(&Sha256::digest(bytes))
+}
+
+/// Lowercase hex of a digest.
+fn hex_lower(digest: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    let mut out = Vec::with_capacity(2 * digest.len());
+    for &byte in digest {
+        out.push(DIGITS[usize::from(byte >> 4)]);
+        out.push(DIGITS[usize::from(byte & 0x0f)]);
     }
-    out
+    // ASCII digits only: the check cannot fail and costs less than pushing `char`s.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Hash of a window signature document, after the volatile-key rule.

@@ -1,9 +1,12 @@
 //! Foundation benchmark (issue 2): a capsule with N gate records (default 100,000) and a
 //! governance journal with one entry per gate plus run_started_v1; times `validate_capsule`
-//! (default and strict modes) and `verify_log`.
+//! (default and strict modes) and `verify_log`, with both line readers side by side: the
+//! canonical fast path (`LineReader::Auto`, what `verify_log` uses) and the `Value` reader
+//! (`LineReader::ValueOnly`, the reference path).
 //!
 //! ```text
 //! cargo run --release -p veriscope-capsule --example foundation_bench -- OUTDIR [N]
+//! cargo run --release -p veriscope-capsule --example foundation_bench -- OUTDIR N verify|verify-value|verify-visit|verify-value-visit|validate
 //! /usr/bin/time -v target/release/veriscope validate OUTDIR   # RSS of the CLI
 //! ```
 //! The journal is written in bulk (same hashing as `Journal::append`, without an fsync per
@@ -15,7 +18,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use veriscope_capsule::fixture::{CapsuleSpec, FIXTURE_TS, gate_record, write_capsule};
-use veriscope_capsule::governance::{VerifyOptions, verify_log};
+use veriscope_capsule::governance::{LineReader, VerifyOptions, verify_log_via};
 use veriscope_capsule::validate::{ValidateOptions, validate_capsule};
 
 /// The same allocator as the `veriscope` binary, so the figures are the CLI's.
@@ -29,8 +32,9 @@ fn main() {
             .map_or("/tmp/veriscope_foundation_bench", String::as_str),
     );
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
-    // `only` = verify | validate: time just that once on an existing capsule (for
-    // `perf stat`, whose instruction counts do not depend on machine load).
+    // `only` = verify | verify-value | verify-visit | verify-value-visit | validate: time
+    // just that once on an existing capsule
+    // (for `perf stat`, whose instruction counts do not depend on machine load).
     let only = args.get(3).map(String::as_str);
     if only.is_none() || !outdir.join("results.json").exists() {
         let t0 = Instant::now();
@@ -39,8 +43,21 @@ fn main() {
     }
     let log = outdir.join("governance_log.jsonl");
     match only {
-        Some("verify") => {
-            let r = verify_log(&log, &VerifyOptions::default()).expect("read journal");
+        Some(mode @ ("verify" | "verify-value" | "verify-visit" | "verify-value-visit")) => {
+            let reader = if mode.starts_with("verify-value") {
+                LineReader::ValueOnly
+            } else {
+                LineReader::Auto
+            };
+            let mut count = |_: usize, _: &serde_json::Map<String, Value>| {};
+            let visit: Option<&mut veriscope_capsule::governance::LineVisitor<'_>> =
+                if mode.ends_with("visit") {
+                    Some(&mut count)
+                } else {
+                    None
+                };
+            let r = verify_log_via(&log, &VerifyOptions::default(), reader, visit)
+                .expect("read journal");
             assert!(r.is_valid(), "{:?}", r.first_bad);
             return;
         }
@@ -63,18 +80,44 @@ fn main() {
         println!("  {name}: {:.1} MB", size as f64 / 1e6);
     }
 
-    let (best, cpu) = best_of(5, || {
-        let r = verify_log(&log, &VerifyOptions::default()).expect("read journal");
-        assert!(r.is_valid(), "{:?}", r.first_bad);
-    });
-    println!(
-        "verify_log: {} entries, best {:.3} s = {:.0} entries/s (cpu {:.2} s = {:.0} entries per cpu-s)",
-        n + 1,
-        best,
-        (n + 1) as f64 / best,
-        cpu,
-        (n + 1) as f64 / cpu.max(0.01)
-    );
+    // Interleaved so all variants see the same machine load. "+ visitor" is how validate
+    // reads the journal (every line handed over as a `Map` for the binding checks).
+    let variants = [
+        ("Value reader", LineReader::ValueOnly, false),
+        ("fast path", LineReader::Auto, false),
+        ("Value reader + visitor", LineReader::ValueOnly, true),
+        ("fast path + visitor", LineReader::Auto, true),
+    ];
+    let mut timings = [(f64::INFINITY, 0.0); 4];
+    let mut reports = Vec::new();
+    for _ in 0..5 {
+        for (slot, &(_, reader, visitor)) in variants.iter().enumerate() {
+            let (wall, cpu) = best_of(1, || {
+                let mut lines = 0usize;
+                let mut count = |_: usize, _: &serde_json::Map<String, Value>| lines += 1;
+                let visit: Option<&mut veriscope_capsule::governance::LineVisitor<'_>> =
+                    if visitor { Some(&mut count) } else { None };
+                let r = verify_log_via(&log, &VerifyOptions::default(), reader, visit)
+                    .expect("read journal");
+                assert!(r.is_valid(), "{:?}", r.first_bad);
+                reports.push(r);
+            });
+            if wall < timings[slot].0 {
+                timings[slot] = (wall, cpu);
+            }
+        }
+    }
+    assert!(reports.windows(2).all(|w| w[0] == w[1]), "readers disagree");
+    for ((best, cpu), (label, _, _)) in timings.into_iter().zip(variants) {
+        println!(
+            "verify_log ({label}): {} entries, best of 5 {:.3} s = {:.0} entries/s (cpu {:.2} s = {:.0} entries per cpu-s)",
+            n + 1,
+            best,
+            (n + 1) as f64 / best,
+            cpu,
+            (n + 1) as f64 / cpu.max(0.01)
+        );
+    }
 
     let cwd = outdir.parent().map(Path::to_path_buf);
     for (label, opts) in [

@@ -141,6 +141,151 @@ pub struct CapsuleSpec {
     pub metrics_stream: bool,
     /// A manual judgement overlay.
     pub manual_judgement: Option<ManualJudgementSpec>,
+    /// The execution contract, run manifest, determinism and lineage blocks of
+    /// `run_config_resolved.json` (docs/replay.md); needs `run_config`. With it,
+    /// `run_started_v1` also carries `gate_contract_hash` and `run_seed`.
+    pub execution: Option<ExecutionSpec>,
+    /// Relative jitter applied to the recorded values (metrics stream samples and the scored
+    /// audits' D_W): `value * (1 + jitter)`. 0 writes the unperturbed capsule.
+    pub value_jitter: f64,
+}
+
+/// The replay blocks of `run_config_resolved.json` (docs/replay.md §1-§3), with the real
+/// contract and manifest hashes (`veriscope_contracts::execution`, `veriscope_canon`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionSpec {
+    /// `normalized_gate_config` of the contract material (its `profile` is the preset).
+    pub normalized_gate_config: Value,
+    /// `gate_policy_version` of the material.
+    pub gate_policy_version: String,
+    /// Fields that came from the environment (`fallback_fields`).
+    pub fallback_fields: Vec<String>,
+    /// Write `manifest` and `manifest_hash` (false: an older capsule without them).
+    pub manifest: bool,
+    /// `manifest.run_seed`.
+    pub run_seed: u64,
+    /// `manifest.seed_source`.
+    pub seed_source: String,
+    /// `manifest.hardware`.
+    pub hardware: Value,
+    /// `manifest.runner.spec`.
+    pub runner_spec: Value,
+    /// Replaces the recorded `manifest_hash` (a tampered or stale hash).
+    pub manifest_hash_override: Option<String>,
+    /// `determinism.mode` (and `manifest.determinism_mode`).
+    pub determinism_mode: String,
+    /// `determinism.preconditions`: `(name, met, observed, required)`.
+    pub preconditions: Vec<(String, bool, String, String)>,
+    /// `lineage.attempts`: `(resumed_after_iter, reason)` per attempt, numbered from 1.
+    pub attempts: Vec<(Option<u64>, String)>,
+    /// `lineage.forked_from`: `{run_id, outdir, gate_contract_hash}`.
+    pub forked_from: Option<Value>,
+}
+
+impl ExecutionSpec {
+    /// A standard-mode, single-attempt run of `preset` (gate window 50, warmup 100, as
+    /// [`CapsuleSpec::gpt_run`]), seed 42 from the default, no fallback, on a CPU.
+    pub fn new(preset: &str) -> Self {
+        ExecutionSpec {
+            normalized_gate_config: json!({"profile": preset, "gate_window": 50, "gate_warmup_iters": 100,
+                "metric_interval": 10, "eps": 0.2, "eps_sens": 0.04, "min_evidence": 16, "policy": "persistence",
+                "persistence_k": 2, "min_metrics_exceeding": 1, "cap_frac": null, "bins": 16,
+                "metrics": ["eff_dim", "var_out_k"]}),
+            gate_policy_version: format!("{preset}@1"),
+            fallback_fields: Vec::new(),
+            manifest: true,
+            run_seed: 42,
+            seed_source: "default".to_owned(),
+            hardware: json!({"device": "cpu", "cpu_model": "fixture-cpu", "gpu_models": [], "gpu_count": 0, "cuda_version": null}),
+            runner_spec: json!({"model": "gpt-tiny", "n_layer": 2}),
+            manifest_hash_override: None,
+            determinism_mode: "standard".to_owned(),
+            preconditions: vec![(
+                "run_seed_fixed".to_owned(),
+                false,
+                "default:42".to_owned(),
+                "--seed or VERISCOPE_SEED".to_owned(),
+            )],
+            attempts: vec![(None, "start".to_owned())],
+            forked_from: None,
+        }
+    }
+
+    /// Strict mode with every precondition met (seed from `--seed`).
+    pub fn strict(mut self) -> Self {
+        self.determinism_mode = "strict".to_owned();
+        self.seed_source = "flag".to_owned();
+        self.preconditions = vec![
+            (
+                "run_seed_fixed".to_owned(),
+                true,
+                format!("flag:{}", self.run_seed),
+                "--seed or VERISCOPE_SEED".to_owned(),
+            ),
+            (
+                "pythonhashseed_set".to_owned(),
+                true,
+                "0".to_owned(),
+                "PYTHONHASHSEED=<int>".to_owned(),
+            ),
+        ];
+        self
+    }
+
+    /// The contract material.
+    pub fn material(&self) -> Value {
+        veriscope_contracts::execution::material(
+            self.normalized_gate_config.clone(),
+            &self.gate_policy_version,
+            "v1",
+            "v1",
+        )
+    }
+
+    /// `gate_contract_hash`.
+    pub fn contract_hash(&self) -> Result<String, FixtureError> {
+        veriscope_contracts::execution::contract_hash(&self.material())
+            .map_err(|e| canon_err(e).into())
+    }
+
+    /// The `gate_contract` object.
+    pub fn gate_contract(&self) -> Result<Value, FixtureError> {
+        let hash = self.contract_hash()?;
+        let mut sources = Map::new();
+        if let Some(cfg) = self.normalized_gate_config.as_object() {
+            for k in cfg.keys() {
+                let src = if self.fallback_fields.contains(k) {
+                    "env"
+                } else {
+                    "preset"
+                };
+                sources.insert(k.clone(), json!(src));
+            }
+        }
+        Ok(veriscope_contracts::execution::persisted_object(
+            self.material(),
+            &hash,
+            &self.fallback_fields,
+            sources,
+        ))
+    }
+
+    /// The run manifest (`kind` = run kind, `args` = forwarded arguments).
+    pub fn manifest(&self, kind: &str, args: &[String]) -> Result<Value, FixtureError> {
+        let derived: Map<String, Value> = veriscope_contracts::seeds::derived_seeds(self.run_seed)
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        Ok(json!({
+            "schema_version": 1, "run_seed": self.run_seed, "seed_source": self.seed_source,
+            "derived_seeds": derived,
+            "code_identity": {"package": "veriscope", "version": "0.1.0", "git_sha": null},
+            "runner": {"kind": kind, "args": args, "spec": self.runner_spec},
+            "gate_contract_hash": self.contract_hash()?,
+            "hardware": self.hardware, "dependencies_sha256": null,
+            "determinism_mode": self.determinism_mode,
+        }))
+    }
 }
 
 impl CapsuleSpec {
@@ -171,6 +316,8 @@ impl CapsuleSpec {
             step_time_s: None,
             metrics_stream: false,
             manual_judgement: None,
+            execution: None,
+            value_jitter: 0.0,
         }
     }
 
@@ -199,6 +346,12 @@ impl CapsuleSpec {
         self.run_status = "user_code_failure".to_owned();
         self.runner_signal = Some("SIGTERM".to_owned());
         self.ended_ts_utc = None;
+        self
+    }
+
+    /// Records the replay blocks of `execution` in the run config (docs/replay.md).
+    pub fn with_execution(mut self, execution: ExecutionSpec) -> Self {
+        self.execution = Some(execution);
         self
     }
 
@@ -231,6 +384,14 @@ pub fn gated_window_signature(gate_window: u64, gate_warmup_iters: u64) -> Value
             "policy": "persistence", "persistence_k": 2, "min_metrics_exceeding": 1, "eps_sens": 0.04, "cap_frac": null},
         "metrics": ["eff_dim", "var_out_k"], "transport": {"bins": 16},
     })
+}
+
+/// A `run_started_v1.payload.distributed` object (distributed_mode.md's recording fields):
+/// rank 0, `local_rank` 0 when more than one process took part.
+pub fn distributed_payload(mode: &str, world_size: u64, backend: Option<&str>) -> Value {
+    json!({"distributed_mode": mode, "world_size_observed": world_size, "backend": backend, "rank": 0,
+           "local_rank": if world_size > 1 { json!(0) } else { Value::Null },
+           "ddp_wrapped": mode == "ddp_wrapped"})
 }
 
 /// Audit record for a decision (AuditV1 shape; skip is not evaluated).
@@ -268,6 +429,25 @@ pub fn gate_record(iter: u64, decision: &str) -> Value {
     gate_with(iter, decision, audit(decision))
 }
 
+/// `audit` with its D_W figures scaled by `1 + jitter` (unchanged at 0).
+fn jittered(mut audit: Value, jitter: f64) -> Value {
+    if jitter == 0.0 {
+        return audit;
+    }
+    let scale = |v: &mut Value| {
+        if let Some(x) = v.as_f64() {
+            *v = json!(x * (1.0 + jitter));
+        }
+    };
+    if let Some(w) = audit.get_mut("worst_DW") {
+        scale(w);
+    }
+    if let Some(Value::Object(tv)) = audit.get_mut("per_metric_tv") {
+        tv.values_mut().for_each(scale);
+    }
+    audit
+}
+
 fn gate_with(iter: u64, decision: &str, audit: Value) -> Value {
     json!({"iter": iter, "decision": decision, "ok": decision != "fail", "warn": decision == "warn", "audit": audit})
 }
@@ -293,7 +473,7 @@ pub fn write_capsule(dir: &Path, spec: &CapsuleSpec) -> Result<String, FixtureEr
             let iter = spec.iter_of(i);
             let audit = match spec.audit {
                 AuditShape::Fixed => audit(d),
-                AuditShape::Scored => scored_audit(iter, d),
+                AuditShape::Scored => jittered(scored_audit(iter, d), spec.value_jitter),
             };
             gate_with(iter, d, audit)
         })
@@ -335,7 +515,7 @@ pub fn write_capsule(dir: &Path, spec: &CapsuleSpec) -> Result<String, FixtureEr
         write_text_atomic(&dir.join(FIRST_FAIL_MARKER), &format!("{n}\n"))?;
     }
     if let Some(rc) = &spec.run_config {
-        write_json_atomic(&dir.join(RUN_CONFIG), &run_config(spec, rc, &recorded))?;
+        write_json_atomic(&dir.join(RUN_CONFIG), &run_config(spec, rc, &recorded)?)?;
     }
     let manual = spec
         .manual_judgement
@@ -372,7 +552,11 @@ fn injection_json(at: u64, len: u64) -> Value {
     json!({"kind": "data_corrupt", "at": at, "len": len, "frac": 0.15})
 }
 
-fn run_config(spec: &CapsuleSpec, rc: &RunConfigSpec, recorded: &str) -> Value {
+fn run_config(
+    spec: &CapsuleSpec,
+    rc: &RunConfigSpec,
+    recorded: &str,
+) -> Result<Value, FixtureError> {
     let mut v = json!({"schema_version": 1, "ts_utc": spec.started_ts_utc,
         "run": {"kind": rc.kind, "run_id": spec.run_id, "outdir": recorded},
         "env_capture": {"redactions_applied": false}});
@@ -388,7 +572,48 @@ fn run_config(spec: &CapsuleSpec, rc: &RunConfigSpec, recorded: &str) -> Value {
     if let Some((veriscope, runner)) = rc.timing {
         v["timing"] = json!({"veriscope_wall_s": veriscope, "runner_wall_s": runner});
     }
-    v
+    if let Some(x) = &spec.execution {
+        execution_blocks(&mut v, spec, rc, x)?;
+    }
+    Ok(v)
+}
+
+/// `gate_contract`, `manifest` + `manifest_hash`, `determinism` and `lineage`.
+fn execution_blocks(
+    v: &mut Value,
+    spec: &CapsuleSpec,
+    rc: &RunConfigSpec,
+    x: &ExecutionSpec,
+) -> Result<(), FixtureError> {
+    v["gate_contract"] = x.gate_contract()?;
+    if x.manifest {
+        let manifest = x.manifest(&rc.kind, rc.forwarded_args.as_deref().unwrap_or_default())?;
+        let hash = match &x.manifest_hash_override {
+            Some(h) => h.clone(),
+            None => veriscope_canon::sha256_hex(&manifest).map_err(canon_err)?,
+        };
+        v["manifest"] = manifest;
+        v["manifest_hash"] = json!(hash);
+    }
+    let preconditions: Vec<Value> = x
+        .preconditions
+        .iter()
+        .map(|(name, met, observed, required)| {
+            json!({"name": name, "met": met, "observed": observed, "required": required})
+        })
+        .collect();
+    v["determinism"] = json!({"mode": x.determinism_mode, "preconditions": preconditions});
+    let attempts: Vec<Value> = x
+        .attempts
+        .iter()
+        .enumerate()
+        .map(|(i, (after, reason))| {
+            json!({"attempt": i + 1, "started_ts_utc": spec.started_ts_utc, "ended_ts_utc": spec.ended_ts_utc,
+                   "resumed_after_iter": after, "reason": reason})
+        })
+        .collect();
+    v["lineage"] = json!({"attempts": attempts, "forked_from": x.forked_from});
+    Ok(())
 }
 
 /// Drift in [0, 1] of the generated series `t` iterations in (0 before the injection).
@@ -432,15 +657,16 @@ fn write_stream(dir: &Path, spec: &CapsuleSpec) -> Result<(usize, String), Fixtu
     for iter in (0..=spec.last_iter()).step_by(10) {
         let t = iter as f64;
         let d = drift(spec, iter);
+        let j = 1.0 + spec.value_jitter;
         let loss = 4.0 * (-t / 2000.0).exp() + 1.2 + 0.05 * (t / 13.0).sin();
         let e = ewma.map_or(loss, |e| 0.9 * e + 0.1 * loss);
         ewma = Some(e);
         lines.push(json!({
             "type": "sample", "iter": iter,
             "metrics": {
-                "var_out_k": 0.4 + 0.02 * (t / 70.0).cos() + 0.3 * d,
-                "eff_dim": 17.0 + (t / 90.0).sin() - 6.0 * d,
-                "rankme": 25.0 + 0.5 * (t / 60.0).cos() - 8.0 * d,
+                "var_out_k": (0.4 + 0.02 * (t / 70.0).cos() + 0.3 * d) * j,
+                "eff_dim": (17.0 + (t / 90.0).sin() - 6.0 * d) * j,
+                "rankme": (25.0 + 0.5 * (t / 60.0).cos() - 8.0 * d) * j,
                 "cos_disp": if iter == 20 { Value::Null } else { json!(0.18 + 0.01 * (t / 50.0).sin()) },
             },
             "loss": loss, "ewma_loss": e, "grad_norm": 1.0,
@@ -471,6 +697,17 @@ fn run_entries(spec: &CapsuleSpec, recorded: &str, hash: &str, gates: &[Value]) 
         "entrypoint": entrypoint});
     if let Some(d) = &spec.distributed {
         started["distributed"] = d.clone();
+    }
+    if let Some(x) = spec
+        .execution
+        .as_ref()
+        .filter(|_| spec.run_config.is_some())
+    {
+        // The hash of this material cannot fail (finite numbers only); skip it if it does.
+        if let Ok(h) = x.contract_hash() {
+            started["gate_contract_hash"] = json!(h);
+        }
+        started["run_seed"] = json!(x.run_seed);
     }
     let mut out = vec![entry("run_started_v1", started)];
     if !spec.overrides.is_empty() {

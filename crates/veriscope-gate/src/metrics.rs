@@ -81,6 +81,14 @@ impl MetricValues {
     }
 }
 
+/// The saved form of the standardization gauge (a checkpoint's part of the probe state).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GaugeState {
+    pub mean: Vec<f64>,
+    pub scale: Vec<f64>,
+    pub updates: u64,
+}
+
 /// Per-feature standardization state (§2.2).
 #[derive(Debug, Clone)]
 struct Gauge {
@@ -110,6 +118,25 @@ impl MetricState {
     /// The configuration in force.
     pub fn config(&self) -> &MetricConfig {
         &self.cfg
+    }
+
+    /// The standardization gauge, for a checkpoint: a resumed run restores it so its
+    /// metrics continue exactly as an uninterrupted run's (docs/replay.md §3).
+    pub fn gauge_state(&self) -> Option<GaugeState> {
+        self.gauge.as_ref().map(|g| GaugeState {
+            mean: g.mean.clone(),
+            scale: g.scale.clone(),
+            updates: g.updates,
+        })
+    }
+
+    /// Restores a gauge saved by [`MetricState::gauge_state`] (`None`: no gauge yet).
+    pub fn set_gauge_state(&mut self, state: Option<GaugeState>) {
+        self.gauge = state.map(|s| Gauge {
+            mean: s.mean,
+            scale: s.scale,
+            updates: s.updates,
+        });
     }
 
     /// Number of gauge updates so far (the reference's `ref_count`).

@@ -4,9 +4,12 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::config::{ConfigError, DeviceKind, GeluKind, TrainConfig};
+use crate::config::{ConfigError, DEFAULT_CKPT_EVERY_S, DeviceKind, GeluKind, TrainConfig};
+use crate::determinism::Determinism;
+use crate::distributed::Distributed;
 use crate::injection::{CorruptMode, Injection};
 use crate::probe::ProbeMode;
+use crate::seeds::DEFAULT_RUN_SEED;
 
 /// Built-in char-level GPT trainer that speaks the Veriscope metrics stream.
 #[derive(Debug, Clone, Parser)]
@@ -93,19 +96,26 @@ pub struct Args {
     pub metrics_out: Option<PathBuf>,
 
     // --- checkpoints and device ---
-    /// Save a checkpoint every N iterations (0 = never; the last iteration is always saved
-    /// when a --ckpt-dir is given).
+    /// Save a checkpoint every N iterations (0 = not by count; the last iteration, a gate
+    /// stop and a SIGTERM/SIGINT are always saved when a checkpoint dir is known). Given, it
+    /// replaces the default time-based interval.
     #[arg(long)]
     pub ckpt_interval: Option<u64>,
+    /// Save a checkpoint when this many wall-clock seconds passed since the last one
+    /// (0 = never). Default 300 when a checkpoint dir is known and no --ckpt-interval is given.
+    #[arg(long)]
+    pub ckpt_every_s: Option<u64>,
+    /// Checkpoint directory (else VERISCOPE_CKPT_DIR); the newest 2 checkpoints are kept.
     #[arg(long)]
     pub ckpt_dir: Option<PathBuf>,
-    /// Continue from the newest checkpoint in --ckpt-dir.
+    /// Continue from the newest checkpoint in the checkpoint dir (also VERISCOPE_RESUME=1);
+    /// without one, training starts from scratch.
     #[arg(long)]
     pub resume: bool,
     #[arg(long, value_enum)]
     pub device: Option<DeviceKind>,
     /// CPU compute threads (0 = candle's default). Default: 1 for cpu_small, 0 for gpu,
-    /// unless RAYON_NUM_THREADS is set.
+    /// unless RAYON_NUM_THREADS is set (then its value).
     #[arg(long)]
     pub threads: Option<usize>,
 
@@ -139,7 +149,9 @@ pub struct Args {
 }
 
 impl Args {
-    /// Preset, then explicit flags, then validation. `env` supplies VERISCOPE_SEED.
+    /// Preset, then explicit flags, then validation. `env` supplies what the wrapper passes
+    /// (docs/replay.md §3): VERISCOPE_SEED, VERISCOPE_CKPT_DIR, VERISCOPE_RESUME,
+    /// VERISCOPE_STRICT_DETERMINISM, and the launcher's WORLD_SIZE / RANK / LOCAL_RANK.
     pub fn resolve(
         &self,
         env: impl Fn(&str) -> Option<String>,
@@ -167,7 +179,9 @@ impl Args {
         set(&mut c.grad_clip, self.grad_clip);
         set(&mut c.eval_interval, self.eval_interval);
         set(&mut c.eval_iters, self.eval_iters);
-        c.seed = self.seed.unwrap_or_else(|| seed_from_env(&env, c.seed));
+        c.seed = self
+            .seed
+            .unwrap_or_else(|| seed_from_env(&env, DEFAULT_RUN_SEED));
         set(&mut c.data, self.data.clone().map(Some));
         set(&mut c.val_frac, self.val_frac);
         set(&mut c.metric_interval, self.metric_interval);
@@ -181,19 +195,35 @@ impl Args {
         c.probe = !self.no_probe;
         set(&mut c.metrics_out, self.metrics_out.clone().map(Some));
         set(&mut c.ckpt_interval, self.ckpt_interval);
-        set(&mut c.ckpt_dir, self.ckpt_dir.clone().map(Some));
-        c.resume = self.resume;
+        let env_dir = env("VERISCOPE_CKPT_DIR")
+            .filter(|d| !d.trim().is_empty())
+            .map(PathBuf::from);
+        set(&mut c.ckpt_dir, self.ckpt_dir.clone().or(env_dir).map(Some));
+        // An explicit interval wins; otherwise a known dir gets the cheap time-based default.
+        c.ckpt_every_s = match self.ckpt_every_s {
+            Some(s) => s,
+            None if self.ckpt_interval.is_none() && c.ckpt_dir.is_some() => DEFAULT_CKPT_EVERY_S,
+            None => 0,
+        };
+        c.resume = self.resume || env("VERISCOPE_RESUME").is_some_and(|v| v.trim() == "1");
         set(&mut c.device, self.device);
         if c.device == DeviceKind::Cuda {
             // One CUDA stream driven from two threads is untested here (no CUDA build yet).
             c.probe_mode = ProbeMode::Sync;
         }
         set(&mut c.probe_mode, self.probe_mode);
-        if self.threads.is_none() && env("RAYON_NUM_THREADS").is_some() {
-            c.threads = 0; // the caller chose through the environment
+        if self.threads.is_none()
+            && let Some(raw) = env("RAYON_NUM_THREADS")
+        {
+            // The caller chose through the environment (or our own re-exec did,
+            // tuned_env.rs): report the count in force, so `--describe` and the re-executed
+            // run give the same `spec`; 0 (candle's default) when it does not parse.
+            c.threads = raw.trim().parse().unwrap_or(0);
         }
         set(&mut c.threads, self.threads);
         c.injection = self.injection(c.probe_layer)?;
+        c.determinism = Determinism::resolve(c.device, &env);
+        c.distributed = Distributed::from_env(&env).map_err(ConfigError::Invalid)?;
         c.validate()?;
         Ok(c)
     }
@@ -281,6 +311,64 @@ mod tests {
         assert_eq!(parse(&[]).resolve(env).unwrap().seed, 99);
         let bad = |k: &str| (k == "VERISCOPE_SEED").then(|| "x".to_string());
         assert_eq!(parse(&[]).resolve(bad).unwrap().seed, 42);
+    }
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| owned.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn wrapper_env_gives_the_checkpoint_dir_resume_and_a_time_based_interval() {
+        let env = env_of(&[("VERISCOPE_CKPT_DIR", "/w/ck"), ("VERISCOPE_RESUME", "1")]);
+        let c = parse(&[]).resolve(&env).unwrap();
+        assert_eq!(c.ckpt_dir.as_deref(), Some(std::path::Path::new("/w/ck")));
+        assert!(c.resume);
+        assert_eq!((c.ckpt_interval, c.ckpt_every_s), (0, DEFAULT_CKPT_EVERY_S));
+        // The flag wins over the env; an explicit interval replaces the time-based default.
+        let c = parse(&["--ckpt-dir", "/mine", "--ckpt-interval", "50"])
+            .resolve(&env)
+            .unwrap();
+        assert_eq!(c.ckpt_dir.as_deref(), Some(std::path::Path::new("/mine")));
+        assert_eq!((c.ckpt_interval, c.ckpt_every_s), (50, 0));
+        // No dir: no checkpoints and no resume.
+        let c = parse(&[]).resolve(no_env).unwrap();
+        assert!(c.ckpt_dir.is_none() && !c.resume && c.ckpt_every_s == 0);
+        let err = parse(&[])
+            .resolve(env_of(&[("VERISCOPE_RESUME", "1")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("VERISCOPE_CKPT_DIR"), "{err}");
+    }
+
+    #[test]
+    fn strict_mode_and_ranks_come_from_the_env() {
+        let env = env_of(&[
+            ("VERISCOPE_STRICT_DETERMINISM", "1"),
+            ("WORLD_SIZE", "2"),
+            ("RANK", "1"),
+        ]);
+        let c = parse(&[]).resolve(env).unwrap();
+        assert!(c.determinism.strict_requested);
+        assert!(!c.distributed.is_chief());
+        let err = parse(&[])
+            .resolve(env_of(&[("WORLD_SIZE", "2")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("RANK"), "{err}");
+    }
+
+    #[test]
+    fn rayon_threads_in_the_env_are_the_thread_count_in_force() {
+        let env = |k: &str| (k == "RAYON_NUM_THREADS").then(|| "3".to_string());
+        assert_eq!(parse(&[]).resolve(env).unwrap().threads, 3);
+        assert_eq!(parse(&["--threads", "2"]).resolve(env).unwrap().threads, 2);
+        let bad = |k: &str| (k == "RAYON_NUM_THREADS").then(|| "x".to_string());
+        assert_eq!(parse(&[]).resolve(bad).unwrap().threads, 0);
+        // What the re-exec sets for cpu_small (threads 1) keeps the spec's `threads: 1`.
+        let reexec = |k: &str| (k == "RAYON_NUM_THREADS").then(|| "1".to_string());
+        assert_eq!(parse(&[]).resolve(reexec).unwrap().threads, 1);
     }
 
     #[test]

@@ -9,8 +9,18 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::determinism::Determinism;
+use crate::distributed::Distributed;
 use crate::injection::Injection;
 use crate::probe::ProbeMode;
+use crate::seeds::DEFAULT_RUN_SEED;
+
+/// Periodic checkpoint interval in wall-clock seconds when a checkpoint dir is known and no
+/// `--ckpt-interval` / `--ckpt-every-s` is given. A cpu_small save costs a few ms
+/// (docs/trainer.md §Measured), so every 300 s it is far below 0.2% of step time.
+pub const DEFAULT_CKPT_EVERY_S: u64 = 300;
+/// AdamW epsilon (part of the spec, so it lives beside the other hyper-parameters).
+pub const ADAM_EPS: f64 = 1e-8;
 
 /// A configuration the trainer refuses to run; maps to exit code 2 (invalid input).
 #[derive(Debug, thiserror::Error)]
@@ -89,8 +99,14 @@ pub struct TrainConfig {
     /// or `sync` (on the training thread; the default with `--device cuda`, where the async
     /// path is untested).
     pub probe_mode: ProbeMode,
+    /// Checkpoint every N iterations (0 = not by iteration count).
     pub ckpt_interval: u64,
+    /// Checkpoint when this many wall-clock seconds passed since the last one (0 = never);
+    /// [`DEFAULT_CKPT_EVERY_S`] under a checkpoint dir unless an interval is given.
+    pub ckpt_every_s: u64,
+    /// `--ckpt-dir`, else `VERISCOPE_CKPT_DIR` (docs/replay.md §3).
     pub ckpt_dir: Option<PathBuf>,
+    /// `--resume` or `VERISCOPE_RESUME=1`.
     pub resume: bool,
     pub device: DeviceKind,
     /// CPU compute threads (candle reads RAYON_NUM_THREADS); 0 = leave candle's default.
@@ -102,6 +118,10 @@ pub struct TrainConfig {
     pub val_frac: f64,
     pub metrics_out: Option<PathBuf>,
     pub injection: Option<Injection>,
+    /// `VERISCOPE_STRICT_DETERMINISM` and this run's preconditions.
+    pub determinism: Determinism,
+    /// Replicated ranks (`WORLD_SIZE`/`RANK`); only rank 0 writes stream and checkpoints.
+    pub distributed: Distributed,
 }
 
 impl TrainConfig {
@@ -138,7 +158,7 @@ impl TrainConfig {
             grad_clip: 1.0,
             eval_interval: 200,
             eval_iters: 10,
-            seed: 42,
+            seed: DEFAULT_RUN_SEED,
             metric_interval: 2,
             gate_window: 40,
             gate_warmup_iters: 200,
@@ -147,6 +167,7 @@ impl TrainConfig {
             probe: true,
             probe_mode: ProbeMode::Async,
             ckpt_interval: 0,
+            ckpt_every_s: 0,
             ckpt_dir: None,
             resume: false,
             device: DeviceKind::Cpu,
@@ -155,6 +176,8 @@ impl TrainConfig {
             val_frac: 0.1,
             metrics_out: None,
             injection: None,
+            determinism: Determinism::default(),
+            distributed: Distributed::default(),
         }
     }
 
@@ -228,10 +251,14 @@ impl TrainConfig {
             return bad("val_frac must be in (0, 1)".into());
         }
         if self.resume && self.ckpt_dir.is_none() {
-            return bad("--resume needs --ckpt-dir".into());
+            return bad(
+                "--resume (or VERISCOPE_RESUME=1) needs --ckpt-dir or VERISCOPE_CKPT_DIR".into(),
+            );
         }
-        if self.ckpt_interval > 0 && self.ckpt_dir.is_none() {
-            return bad("--ckpt-interval needs --ckpt-dir".into());
+        if (self.ckpt_interval > 0 || self.ckpt_every_s > 0) && self.ckpt_dir.is_none() {
+            return bad(
+                "--ckpt-interval / --ckpt-every-s need --ckpt-dir or VERISCOPE_CKPT_DIR".into(),
+            );
         }
         if let Some(inj) = &self.injection {
             inj.validate(m.n_layer).map_err(ConfigError::Invalid)?;
@@ -262,6 +289,53 @@ impl TrainConfig {
         } else {
             (last_iter - first_check) / self.gate_window + 1
         }
+    }
+
+    /// Whether this process writes checkpoints: a dir is known and it is the chief (rank 0).
+    /// Other replicas only read the shared dir, to resume (docs/trainer.md §Replicated ranks).
+    pub fn writes_checkpoints(&self) -> bool {
+        self.ckpt_dir.is_some() && self.distributed.is_chief()
+    }
+
+    /// The resolved model/training spec (docs/replay.md §2 `runner.spec`): everything that
+    /// decides what is trained, and nothing else: no paths, no timings, no seed (the manifest
+    /// has it apart), no checkpoint or stream plumbing. Two runs of the same config give
+    /// byte-identical JSON (serde_json writes floats in their shortest round-trip form).
+    pub fn spec(&self, vocab_size: usize, n_params: usize, text_sha256: &str) -> Value {
+        let m = &self.model;
+        json!({
+            "spec_version": 1,
+            "preset": self.preset,
+            "model": {
+                "arch": "gpt_char", "n_layer": m.n_layer, "n_head": m.n_head,
+                "n_embd": m.n_embd, "block_size": m.block_size, "gelu": self.gelu,
+                "bias": false, "vocab_size": vocab_size, "n_params": n_params,
+            },
+            "optim": {
+                "kind": "adamw", "lr": self.lr, "min_lr": self.min_lr,
+                "schedule": "linear_warmup_cosine", "warmup_iters": self.lr_warmup_iters,
+                "lr_decay_iters": self.lr_decay_iters, "weight_decay": self.weight_decay,
+                "beta1": self.beta1, "beta2": self.beta2, "eps": ADAM_EPS,
+                "grad_clip": self.grad_clip,
+            },
+            "batch_size": self.batch_size,
+            "block_size": m.block_size,
+            "max_iters": self.max_iters,
+            "eval": { "interval": self.eval_interval, "iters": self.eval_iters },
+            "device": self.device,
+            "threads": self.threads,
+            "probe": {
+                "enabled": self.probe, "layer": self.probe_layer, "batch": self.probe_batch,
+                "mode": self.probe_mode, "metric_interval": self.metric_interval,
+            },
+            "gate_cadence": self.gate_cadence(),
+            "injection": self.injection,
+            "data": {
+                "source": if self.data.is_some() { "file" } else { crate::data::EMBEDDED_NAME },
+                "text_sha256": text_sha256,
+                "val_frac": self.val_frac,
+            },
+        })
     }
 
     /// The `--describe` object: the resolved config plus the gate cadence and derived facts.

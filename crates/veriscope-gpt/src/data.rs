@@ -3,6 +3,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use sha2::{Digest, Sha256};
 
 /// The embedded corpus: KJV Genesis and Exodus (public domain; corpus/README.md).
 pub const EMBEDDED_CORPUS: &str = include_str!("../corpus/kjv_genesis_exodus.txt");
@@ -44,6 +45,9 @@ pub struct Dataset {
     pub vocab: Vocab,
     pub train: Vec<u32>,
     pub val: Vec<u32>,
+    /// sha256 (hex) of the whole UTF-8 text, for the run spec (identifies the data without
+    /// its path).
+    pub text_sha256: String,
 }
 
 impl Dataset {
@@ -64,6 +68,7 @@ impl Dataset {
             vocab,
             train: ids[..n_train].to_vec(),
             val: ids[n_train..].to_vec(),
+            text_sha256: hex::encode(Sha256::digest(text.as_bytes())),
         })
     }
 }
@@ -100,6 +105,9 @@ mod tests {
         let ds = Dataset::from_text(EMBEDDED_CORPUS, 0.1, 64).unwrap();
         assert!(ds.vocab.len() > 50 && ds.vocab.len() < 100);
         assert!(ds.val.len() * 9 <= ds.train.len() + 9);
+        assert_eq!(ds.text_sha256.len(), 64);
+        let other = Dataset::from_text(&EMBEDDED_CORPUS[1..], 0.1, 64).unwrap();
+        assert_ne!(ds.text_sha256, other.text_sha256);
     }
 
     #[test]

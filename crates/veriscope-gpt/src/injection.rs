@@ -127,7 +127,8 @@ pub fn corrupt_inputs(
     if n == 0 || block == 0 {
         return;
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, crate::seeds::STREAM_CORRUPT, iter));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(derive_seed(seed, crate::seeds::STREAM_INJECTION, iter));
     let mut order: Vec<usize> = (0..block).collect();
     for row in x.chunks_mut(block) {
         order.shuffle(&mut rng);

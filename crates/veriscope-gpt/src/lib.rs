@@ -12,12 +12,17 @@
 //! - [`probe`]: the probe, sync or on a worker thread, and the ordered path of sample lines.
 //! - [`stream`]: metrics stream and control channel; [`checkpoint`]: safetensors checkpoints.
 //! - [`trainer`]: the loop; [`progress`]: stderr progress.
+//! - [`interrupt`]: graceful SIGTERM/SIGINT; [`distributed`]: replicated ranks;
+//!   [`determinism`]: strict-mode preconditions (docs/replay.md §2-3).
 
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod determinism;
+pub mod distributed;
 pub mod injection;
+pub mod interrupt;
 pub mod model;
 pub mod optim;
 pub mod probe;

@@ -1,14 +1,17 @@
 //! The `veriscope-gpt` binary: parse flags, resolve the config, then describe or train.
 //!
 //! Exit codes: 0 = completed or stopped on a gate `stop` (metrics-stream.md §control),
-//! 2 = invalid flags or config (clap's usage errors too), 1 = a runtime error.
+//! 2 = invalid flags or config (clap's usage errors too, and a strict run with an unmet
+//! determinism precondition), 1 = a runtime error, 128+signal = stopped by SIGTERM/SIGINT
+//! after a checkpoint (docs/replay.md §3).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use veriscope_gpt::cli::Args;
 use veriscope_gpt::config::ConfigError;
-use veriscope_gpt::stream::{self, MetricsSink};
+use veriscope_gpt::interrupt::{self, Interrupt};
+use veriscope_gpt::stream::{self, ControlState, EndStatus, MetricsSink, SinkTarget};
 use veriscope_gpt::trainer::{self, RunContext};
 
 mod tuned_env;
@@ -47,26 +50,55 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             "veriscope-gpt: warning: could not re-exec with tuned environment ({err}); continuing"
         );
     }
-    let target =
-        stream::resolve_sink(env, cfg.metrics_out.as_deref()).map_err(ConfigError::Invalid)?;
+    // Installed after the re-exec above (exec resets handlers). Before this point a signal
+    // simply ends the process: nothing has been trained yet.
+    let interrupt = Interrupt::install()?;
+    // Replicated ranks: only rank 0 speaks to the wrapper; the others neither write the
+    // stream nor read the control pipe (a pipe has one reader: they would steal its lines).
+    let chief = cfg.distributed.is_chief();
+    let target = if chief {
+        stream::resolve_sink(env, cfg.metrics_out.as_deref()).map_err(ConfigError::Invalid)?
+    } else {
+        SinkTarget::Nowhere
+    };
     let sink = MetricsSink::open(&target)?;
-    let control = stream::spawn_control_reader(env).map_err(ConfigError::Invalid)?;
+    let control = if chief {
+        stream::spawn_control_reader(env).map_err(ConfigError::Invalid)?
+    } else {
+        std::sync::Arc::new(ControlState::default())
+    };
     let outcome = trainer::train(
         &cfg,
         RunContext {
             sink,
             control: &control,
+            interrupt: &interrupt,
             progress: true,
         },
     )?;
+    let how = match outcome.status {
+        EndStatus::Interrupted(sig) => format!("interrupted by {}", interrupt::signal_name(sig)),
+        other => other.as_str().to_string(),
+    };
+    let ckpt = if outcome.ckpt_saves > 0 {
+        format!(
+            "; {} checkpoint(s), {:.1} ms each",
+            outcome.ckpt_saves,
+            outcome.ckpt_ms / outcome.ckpt_saves as f64
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "veriscope-gpt: {} after iter {} in {:.1}s (final loss {})",
-        outcome.status.as_str(),
+        "veriscope-gpt: {how} after iter {} in {:.1}s (final loss {}){ckpt}",
         outcome.last_iter.map_or("-".into(), |i| i.to_string()),
         outcome.wall_s,
         outcome
             .final_loss
             .map_or("n/a".into(), |l| format!("{l:.4}"))
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(match outcome.status {
+        EndStatus::Interrupted(sig) => ExitCode::from(interrupt::exit_code_for(sig)),
+        _ => ExitCode::SUCCESS,
+    })
 }

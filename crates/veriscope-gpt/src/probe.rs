@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use candle_core::Tensor;
-use veriscope_gate::metrics::{MetricConfig, MetricState};
+use veriscope_gate::metrics::{GaugeState, MetricConfig, MetricState};
 
 use crate::model::{CollapseHook, Gpt, GptSnapshot};
 use crate::stream::{MetricsSink, SampleLine};
@@ -73,6 +73,11 @@ impl Prober {
                 ..MetricConfig::default()
             }),
         }
+    }
+
+    /// Restores the metric gauge of a checkpoint (a resumed run continues its EMA).
+    pub fn restore_gauge(&mut self, state: Option<GaugeState>) {
+        self.metrics.set_gauge_state(state);
     }
 
     /// Probes the weights behind `hidden` (the live model or a snapshot) at `iter`.
@@ -129,10 +134,17 @@ pub struct AsyncProbe {
     sink: Arc<Mutex<MetricsSink>>,
 }
 
-struct Job {
+struct ProbeJob {
     line: SampleLine,
     snapshot: GptSnapshot,
     hook: Option<CollapseHook>,
+}
+
+enum Job {
+    Probe(Box<ProbeJob>),
+    /// Answered once every job queued before it is written (FIFO), for checkpoints.
+    /// Replies with the gauge once every earlier job is written.
+    Flush(Sender<Option<GaugeState>>),
 }
 
 impl SampleEmitter {
@@ -167,6 +179,20 @@ impl SampleEmitter {
                 write(sink, &line)
             }
             Self::Async(a) => a.enqueue(line, model, hook),
+        }
+    }
+
+    /// Waits until every line emitted so far is written. A checkpoint at iteration C is saved
+    /// only after this, so the stream holds every sample up to C before a resume can start
+    /// after C (docs/replay.md §3: nothing lost, nothing twice).
+    ///
+    /// Returns the probe's metric gauge as of the last written line, for the checkpoint.
+    pub fn flush(&mut self) -> anyhow::Result<Option<GaugeState>> {
+        match self {
+            Self::Inline { prober, .. } => {
+                Ok(prober.as_ref().and_then(|p| p.metrics.gauge_state()))
+            }
+            Self::Async(a) => a.flush(),
         }
     }
 
@@ -244,16 +270,29 @@ impl AsyncProbe {
         let snapshot = model.snapshot().context("cannot snapshot the weights")?;
         line.timing.probe_wait_ms = Some(wait_ms);
         line.timing.snapshot_ms = Some(ms_since(t1));
-        let job = Job {
+        let job = Job::Probe(Box::new(ProbeJob {
             line,
             snapshot,
             hook,
-        };
+        }));
         let sent = self.jobs.as_ref().is_some_and(|tx| tx.send(job).is_ok());
         if sent {
             Ok(())
         } else {
             Err(self.worker_failure())
+        }
+    }
+
+    fn flush(&mut self) -> anyhow::Result<Option<GaugeState>> {
+        let (tx, rx) = mpsc::channel();
+        let sent = self
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(Job::Flush(tx)).is_ok());
+        // A dropped reply sender means the worker stopped before reaching the flush.
+        match rx.recv() {
+            Ok(gauge) if sent => Ok(gauge),
+            _ => Err(self.worker_failure()),
         }
     }
 
@@ -286,11 +325,24 @@ fn probe_worker(
     sink: &Mutex<MetricsSink>,
 ) -> anyhow::Result<()> {
     for job in jobs {
-        let mut line = job.line;
+        let (mut line, snapshot, hook) = match job {
+            Job::Probe(job) => {
+                let ProbeJob {
+                    line,
+                    snapshot,
+                    hook,
+                } = *job;
+                (line, snapshot, hook)
+            }
+            Job::Flush(done) => {
+                let _ = done.send(prober.metrics.gauge_state());
+                continue;
+            }
+        };
         let out = prober.run(line.iter, |x, layer| {
-            job.snapshot.hidden(x, layer, job.hook.as_ref())
+            snapshot.hidden(x, layer, hook.as_ref())
         })?;
-        drop(job.snapshot);
+        drop(snapshot);
         out.apply(&mut line);
         let mut guard = sink.lock().unwrap_or_else(PoisonError::into_inner);
         write(&mut guard, &line)?;
@@ -411,6 +463,27 @@ mod tests {
         }
         // The perturbation does change the metrics, so the equality above is not vacuous.
         assert_ne!(sync[0]["metrics"], sync[11]["metrics"]);
+    }
+
+    #[test]
+    fn flush_returns_only_after_every_queued_line_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("f");
+        let model = tiny_model();
+        let mut em = SampleEmitter::start(file_sink(&out), Some(prober()), ProbeMode::Async, 4)
+            .map_err(|(e, _)| e)
+            .unwrap();
+        for i in 0..4 {
+            em.emit(line(i), &model, None).unwrap();
+        }
+        em.flush().unwrap();
+        // Written before the flush returned, while the worker is still alive.
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(text.lines().count(), 4, "{text}");
+        em.emit(line(4), &model, None).unwrap();
+        let (_, res) = em.finish();
+        res.unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 5);
     }
 
     #[test]

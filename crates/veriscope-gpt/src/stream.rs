@@ -209,14 +209,31 @@ pub enum EndStatus {
     Completed,
     StoppedOnFail,
     Error,
+    /// Stopped by this signal after a checkpoint (docs/replay.md §3). The protocol's statuses
+    /// are `completed|stopped_on_fail|error`, so it is written as `error` (never success)
+    /// with reason `interrupted:<SIGNAL>`, and the process exits 128+signal.
+    Interrupted(i32),
 }
 
 impl EndStatus {
+    /// The `status` value of the `end` line.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Completed => "completed",
             Self::StoppedOnFail => "stopped_on_fail",
-            Self::Error => "error",
+            Self::Error | Self::Interrupted(_) => "error",
+        }
+    }
+
+    /// The `reason` of the `end` line for the statuses that have a fixed one.
+    pub fn reason(self) -> Option<String> {
+        match self {
+            Self::StoppedOnFail => Some("gate_stop".into()),
+            Self::Interrupted(sig) => Some(format!(
+                "interrupted:{}",
+                crate::interrupt::signal_name(sig)
+            )),
+            Self::Completed | Self::Error => None,
         }
     }
 }
@@ -399,6 +416,18 @@ mod tests {
         st.apply_line(r#"{"type":"decision","iter":140,"decision":"fail","action":"stop"}"#);
         assert!(st.stop_requested());
         assert_eq!(st.last_decision().as_deref(), Some("fail@140"));
+    }
+
+    #[test]
+    fn an_interrupt_ends_as_an_error_that_names_the_signal() {
+        let st = EndStatus::Interrupted(15);
+        let v = end_line(7, st, st.reason().as_deref(), 0.5);
+        assert_eq!(v["status"], "error");
+        assert_eq!(v["reason"], "interrupted:SIGTERM");
+        assert_eq!(
+            EndStatus::StoppedOnFail.reason().as_deref(),
+            Some("gate_stop")
+        );
     }
 
     #[test]

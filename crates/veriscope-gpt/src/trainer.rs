@@ -7,7 +7,7 @@
 //! the copy).
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use candle_core::{Device, Tensor};
@@ -15,18 +15,18 @@ use serde_json::{Value, json};
 use veriscope_gate::metrics::METRIC_NAMES;
 
 use crate::checkpoint::{self, CheckpointMeta};
-use crate::config::{ConfigError, DeviceKind, ModelDims, TrainConfig};
+use crate::config::{ADAM_EPS, ConfigError, DeviceKind, ModelDims, TrainConfig};
 use crate::data::{self, Batch, Dataset};
 use crate::injection::{Injection, corrupt_inputs};
+use crate::interrupt::Interrupt;
 use crate::model::{CollapseHook, Gpt, collapse_projector};
 use crate::optim::{AdamW, AdamWParams, LrSchedule};
 use crate::probe::{PROBE_QUEUE_DEPTH, Prober, SampleEmitter};
 use crate::progress::{Progress, Reporter};
-use crate::seeds::{STREAM_BATCH, STREAM_EVAL, STREAM_PROBE, derive_seed};
+use crate::seeds::{STREAM_DATA_ORDER, STREAM_EVAL, STREAM_PROBE, derive_seed, seeds_json};
 use crate::stream::{ControlState, EndStatus, MetricsSink, NonFinite, SampleLine, end_line};
 
 const EWMA_ALPHA: f64 = 0.1;
-const ADAM_EPS: f64 = 1e-8;
 
 /// How a completed call to [`train`] ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +37,12 @@ pub struct Outcome {
     pub final_loss: Option<f64>,
     pub first_losses: Vec<f64>,
     pub wall_s: f64,
+    /// Last completed iteration of the checkpoint resumed from.
+    pub resumed_from: Option<u64>,
+    /// Checkpoints saved, and their total cost on the training thread (probe-queue drain
+    /// plus the save) in ms.
+    pub ckpt_saves: u64,
+    pub ckpt_ms: f64,
 }
 
 /// The text the config asks for: `--data FILE` or the embedded corpus.
@@ -65,12 +71,23 @@ pub fn param_count(d: &ModelDims, vocab: usize) -> usize {
     vocab * c + d.block_size * c + d.n_layer * per_block + 2 * c + c * vocab
 }
 
-/// The `--describe` JSON (needs the data only for its vocabulary size).
+/// The `--describe` JSON (needs the data for its vocabulary size and hash). Besides the
+/// config it carries what the wrapper records before the run starts (docs/replay.md §2):
+/// `seeds`, `spec`, `determinism` (with its preconditions) and `distributed`.
 pub fn describe(cfg: &TrainConfig) -> Result<Value, ConfigError> {
     let ds = load_dataset(cfg)?;
-    let mut v = cfg.describe(ds.vocab.len(), param_count(&cfg.model, ds.vocab.len()));
+    let (vocab, n_params) = (ds.vocab.len(), param_count(&cfg.model, ds.vocab.len()));
+    let mut v = cfg.describe(vocab, n_params);
     v["data_name"] = json!(data_name(cfg));
+    v["seeds"] = seeds_json(cfg.seed);
+    v["spec"] = cfg.spec(vocab, n_params, &ds.text_sha256);
     Ok(v)
+}
+
+/// sha256 (hex) of the canonical text of a spec, recorded in checkpoints.
+fn spec_sha256(spec: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(spec.to_string().as_bytes()))
 }
 
 /// Picks the compute device; CUDA needs a build with the `cuda` feature.
@@ -99,6 +116,8 @@ fn cuda_device() -> Result<Device, ConfigError> {
 pub struct RunContext<'a> {
     pub sink: MetricsSink,
     pub control: &'a ControlState,
+    /// SIGTERM/SIGINT (or a test's stand-in): checkpoint, `end`, exit 128+signal.
+    pub interrupt: &'a Interrupt,
     /// Show progress on stderr.
     pub progress: bool,
 }
@@ -113,6 +132,8 @@ struct LoopState {
     last_loss: Option<f64>,
     first_losses: Vec<f64>,
     tokens_per_s: f64,
+    ckpt_saves: u64,
+    ckpt_ms: f64,
 }
 
 impl LoopState {
@@ -145,6 +166,9 @@ struct Trainer<'a> {
     /// Taken by [`train`] for the run's [`SampleEmitter`]; None with `--no-probe`.
     prober: Option<Prober>,
     projector: Option<Tensor>,
+    /// The resolved spec (hello `spec`) and its hash (checkpoint sidecar).
+    spec: Value,
+    spec_sha256: String,
 }
 
 impl<'a> Trainer<'a> {
@@ -185,7 +209,10 @@ impl<'a> Trainer<'a> {
             )?),
             _ => None,
         };
+        let spec = cfg.spec(vocab, model.n_params(), &ds.text_sha256);
         Ok(Self {
+            spec_sha256: spec_sha256(&spec),
+            spec,
             schedule: LrSchedule {
                 lr: cfg.lr,
                 min_lr: cfg.min_lr,
@@ -225,7 +252,7 @@ impl<'a> Trainer<'a> {
     fn step(&mut self, iter: u64) -> anyhow::Result<(f64, f64, bool, f64)> {
         let cfg = self.cfg;
         let block = cfg.model.block_size;
-        let seed = derive_seed(cfg.seed, STREAM_BATCH, iter);
+        let seed = derive_seed(cfg.seed, STREAM_DATA_ORDER, iter);
         let mut batch = data::sample_batch(&self.ds.train, cfg.batch_size, block, seed);
         if let Some(Injection::DataCorrupt { frac, mode, .. }) =
             cfg.injection.as_ref().filter(|i| i.is_active(iter))
@@ -264,12 +291,25 @@ impl<'a> Trainer<'a> {
         Ok(total / cfg.eval_iters.max(1) as f64)
     }
 
-    fn checkpoint(&self, dir: &Path, iter: u64, ewma: Option<f64>) -> anyhow::Result<()> {
+    /// Saves the weights, moments and the loop state a later sample line depends on.
+    fn checkpoint(
+        &self,
+        dir: &Path,
+        iter: u64,
+        st: &LoopState,
+        gauge: Option<veriscope_gate::metrics::GaugeState>,
+    ) -> anyhow::Result<()> {
         let d = &self.cfg.model;
         let meta = CheckpointMeta {
             iter,
             step_t: self.opt.step_t,
-            ewma_loss: ewma,
+            ewma_loss: st.ewma,
+            ewma_loss_bits: st.ewma.map(f64::to_bits),
+            pending_nonfinite_loss: st.nonfinite.loss,
+            pending_nonfinite_grad: st.nonfinite.grad,
+            pending_val_loss_bits: st.val_loss.map(f64::to_bits),
+            gauge,
+            spec_sha256: Some(self.spec_sha256.clone()),
             seed: self.cfg.seed,
             n_layer: d.n_layer,
             n_head: d.n_head,
@@ -281,16 +321,40 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
-    /// Loads the newest checkpoint; returns (first iteration to run, restored EWMA).
-    fn resume(&mut self) -> anyhow::Result<(u64, Option<f64>, Option<u64>)> {
+    /// Loads the newest checkpoint into the model and optimizer and returns its sidecar;
+    /// None (with a note on stderr) when the dir holds none: the run starts from scratch.
+    fn resume(&mut self) -> anyhow::Result<Option<CheckpointMeta>> {
         let dir = self
             .cfg
             .ckpt_dir
             .as_ref()
             .context("--resume needs --ckpt-dir")?;
         let Some((path, meta)) = checkpoint::latest(dir)? else {
-            return Ok((0, None, None));
+            eprintln!(
+                "veriscope-gpt: resume requested, but {} holds no complete checkpoint; \
+                 starting from scratch (iteration 0)",
+                dir.display()
+            );
+            return Ok(None);
         };
+        if meta.seed != self.cfg.seed {
+            eprintln!(
+                "veriscope-gpt: warning: resuming a checkpoint of seed {} under seed {}; the \
+                 data order after it is that of seed {}",
+                meta.seed, self.cfg.seed, self.cfg.seed
+            );
+        }
+        if meta
+            .spec_sha256
+            .as_ref()
+            .is_some_and(|h| *h != self.spec_sha256)
+        {
+            eprintln!(
+                "veriscope-gpt: warning: the checkpoint at iter {} was written under another \
+                 spec (model/training settings); continuing with the current one",
+                meta.iter
+            );
+        }
         let vocab = self.ds.vocab.len();
         checkpoint::restore(
             &path,
@@ -300,7 +364,7 @@ impl<'a> Trainer<'a> {
             &mut self.opt,
             &self.device,
         )?;
-        Ok((meta.iter + 1, meta.ewma_loss, Some(meta.iter)))
+        Ok(Some(meta))
     }
 
     fn hello(&self, resumed_from: Option<u64>) -> Value {
@@ -319,10 +383,8 @@ impl<'a> Trainer<'a> {
             "metrics": metrics,
             "metric_interval": cfg.metric_interval,
             "seed": cfg.seed,
-            "distributed": {
-                "world_size_observed": 1, "rank": 0, "local_rank": null, "backend": null,
-                "ddp_wrapped": false, "distributed_mode": "single_process",
-            },
+            "seeds": seeds_json(cfg.seed),
+            "distributed": cfg.distributed.to_json(),
             "injection": cfg.injection,
             "model": {
                 "n_layer": d.n_layer, "n_head": d.n_head, "n_embd": d.n_embd,
@@ -337,20 +399,34 @@ impl<'a> Trainer<'a> {
                 "mode": cfg.probe_mode,
             },
             "resumed_from_iter": resumed_from,
+            // docs/replay.md §3: C = the last completed iteration restored.
+            "resume": resumed_from.map(|c| json!({ "from_iter": c })),
+            "spec": self.spec,
+            "determinism": cfg.determinism.to_json(),
         })
     }
 }
 
 /// Runs training per `cfg`, speaking the metrics stream through `ctx.sink`.
 /// Returns Err on a real error (after writing an `end` line with status `error`).
+///
+/// A strict run (`VERISCOPE_STRICT_DETERMINISM=1`) with an unmet precondition is refused
+/// before anything is written ([`ConfigError`], exit 2; docs/replay.md §2). A replica that is
+/// not rank 0 trains with its sink disabled (docs/trainer.md §Replicated ranks).
 pub fn train(cfg: &TrainConfig, mut ctx: RunContext<'_>) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    if let Some(why) = cfg.determinism.refusal() {
+        return Err(ConfigError::Invalid(format!("strict determinism refused: {why}")).into());
+    }
+    if !cfg.distributed.is_chief() {
+        ctx.sink = MetricsSink::disabled();
+    }
     let mut trainer = Trainer::new(cfg)?;
-    let (start_iter, ewma, resumed_from) = if cfg.resume {
-        trainer.resume()?
-    } else {
-        (0, None, None)
-    };
+    let restored = if cfg.resume { trainer.resume()? } else { None };
+    let resumed_from = restored.as_ref().map(|m| m.iter);
+    if let (Some(meta), Some(prober)) = (restored.as_ref(), trainer.prober.as_mut()) {
+        prober.restore_gauge(meta.gauge.clone());
+    }
     ctx.sink
         .write_line(&trainer.hello(resumed_from))
         .context("cannot write the hello line to the metrics stream")?;
@@ -373,16 +449,25 @@ pub fn train(cfg: &TrainConfig, mut ctx: RunContext<'_>) -> anyhow::Result<Outco
             return Err(err);
         }
     };
+    // The loop state a sample line depends on comes back from the checkpoint, so the samples
+    // after it are those of an uninterrupted run (docs/replay.md §3).
     let mut state = LoopState {
-        ewma,
-        nonfinite: NonFinite::default(),
+        ewma: restored.as_ref().and_then(CheckpointMeta::ewma),
+        nonfinite: NonFinite {
+            loss: restored.as_ref().map_or(0, |m| m.pending_nonfinite_loss),
+            grad: restored.as_ref().map_or(0, |m| m.pending_nonfinite_grad),
+            hidden: 0,
+        },
         step_ms_sum: 0.0,
         steps_since_sample: 0,
-        val_loss: None,
+        val_loss: restored.as_ref().and_then(CheckpointMeta::pending_val_loss),
         last_loss: None,
         first_losses: Vec::new(),
         tokens_per_s: 0.0,
+        ckpt_saves: 0,
+        ckpt_ms: 0.0,
     };
+    let start_iter = resumed_from.map_or(0, |c| c + 1);
     let reporter = ctx.progress.then(|| Reporter::new(cfg.max_iters));
     if let (Some(r), Some(from)) = (&reporter, resumed_from) {
         r.note(&format!("resumed from checkpoint at iter {from}"));
@@ -390,7 +475,7 @@ pub fn train(cfg: &TrainConfig, mut ctx: RunContext<'_>) -> anyhow::Result<Outco
     let result = run_loop(
         &mut trainer,
         &mut emitter,
-        ctx.control,
+        &ctx,
         &mut state,
         start_iter,
         reporter.as_ref(),
@@ -408,9 +493,14 @@ pub fn train(cfg: &TrainConfig, mut ctx: RunContext<'_>) -> anyhow::Result<Outco
     let wall_s = started.elapsed().as_secs_f64();
     match result {
         Ok((status, last_iter)) => {
-            let reason = (status == EndStatus::StoppedOnFail).then_some("gate_stop");
+            let last_iter = last_iter.or(resumed_from);
             ctx.sink
-                .write_line(&end_line(last_iter.unwrap_or(0), status, reason, wall_s))
+                .write_line(&end_line(
+                    last_iter.unwrap_or(0),
+                    status,
+                    status.reason().as_deref(),
+                    wall_s,
+                ))
                 .context("cannot write the end line")?;
             Ok(Outcome {
                 status,
@@ -418,13 +508,16 @@ pub fn train(cfg: &TrainConfig, mut ctx: RunContext<'_>) -> anyhow::Result<Outco
                 final_loss: state.last_loss,
                 first_losses: state.first_losses,
                 wall_s,
+                resumed_from,
+                ckpt_saves: state.ckpt_saves,
+                ckpt_ms: state.ckpt_ms,
             })
         }
         Err((err, last_iter)) => {
             let reason = format!("{err:#}");
             // Best effort: the stream may be the thing that failed.
             let _ = ctx.sink.write_line(&end_line(
-                last_iter.unwrap_or(0),
+                last_iter.or(resumed_from).unwrap_or(0),
                 EndStatus::Error,
                 Some(&reason),
                 wall_s,
@@ -436,10 +529,25 @@ pub fn train(cfg: &TrainConfig, mut ctx: RunContext<'_>) -> anyhow::Result<Outco
 
 type LoopResult = Result<(EndStatus, Option<u64>), (anyhow::Error, Option<u64>)>;
 
+/// When the next checkpoint is due (docs/trainer.md §Checkpoints).
+struct CkptClock {
+    last: Instant,
+}
+
+impl CkptClock {
+    /// Periodic saves: every `ckpt_interval` iterations and/or every `ckpt_every_s` seconds.
+    fn periodic_due(&self, cfg: &TrainConfig, iter: u64) -> bool {
+        let by_count = cfg.ckpt_interval > 0 && (iter + 1).is_multiple_of(cfg.ckpt_interval);
+        let by_time =
+            cfg.ckpt_every_s > 0 && self.last.elapsed() >= Duration::from_secs(cfg.ckpt_every_s);
+        by_count || by_time
+    }
+}
+
 fn run_loop(
     tr: &mut Trainer<'_>,
     emitter: &mut SampleEmitter,
-    control: &ControlState,
+    ctx: &RunContext<'_>,
     st: &mut LoopState,
     start_iter: u64,
     reporter: Option<&Reporter>,
@@ -447,6 +555,9 @@ fn run_loop(
     let cfg = tr.cfg;
     let tokens_per_step = (cfg.batch_size * cfg.model.block_size) as f64;
     let mut last_done: Option<u64> = start_iter.checked_sub(1);
+    let mut clock = CkptClock {
+        last: Instant::now(),
+    };
     for iter in start_iter..cfg.max_iters {
         let t0 = Instant::now();
         let (loss, grad_norm, applied, lr) = tr.step(iter).map_err(|e| (e, last_done))?;
@@ -475,15 +586,25 @@ fn run_loop(
         if iter.is_multiple_of(cfg.metric_interval) {
             emit_sample(tr, emitter, st, iter, loss, grad_norm, lr).map_err(|e| (e, last_done))?;
         }
-        if let Some(dir) = &cfg.ckpt_dir {
-            let due = cfg.ckpt_interval > 0 && (iter + 1).is_multiple_of(cfg.ckpt_interval);
-            if due || is_last {
-                tr.checkpoint(dir, iter, st.ewma)
+        // Polled once per iteration, after it completed: the iteration in flight is finished
+        // (metrics-stream.md §control; docs/replay.md §3 for signals).
+        let interrupted = ctx.interrupt.requested(iter);
+        let stop = ctx.control.stop_requested();
+        if let Some(dir) = cfg.ckpt_dir.as_ref().filter(|_| cfg.writes_checkpoints()) {
+            // A stop or a signal also saves, so a fork or a resume continues from here.
+            if is_last || interrupted.is_some() || stop || clock.periodic_due(cfg, iter) {
+                let t = Instant::now();
+                // Samples up to `iter` reach the stream before the checkpoint exists.
+                let gauge = emitter.flush().map_err(|e| (e, last_done))?;
+                tr.checkpoint(dir, iter, st, gauge)
                     .map_err(|e| (e, last_done))?;
+                st.ckpt_saves += 1;
+                st.ckpt_ms += t.elapsed().as_secs_f64() * 1e3;
+                clock.last = Instant::now();
             }
         }
         if let Some(r) = reporter {
-            let decision = control.last_decision();
+            let decision = ctx.control.last_decision();
             r.update(&Progress {
                 iter,
                 loss: Some(loss),
@@ -491,8 +612,10 @@ fn run_loop(
                 decision: decision.as_deref(),
             });
         }
-        // metrics-stream.md §control: finish the current step, then stop cleanly.
-        if control.stop_requested() {
+        if let Some(sig) = interrupted {
+            return Ok((EndStatus::Interrupted(sig), last_done));
+        }
+        if stop {
             return Ok((EndStatus::StoppedOnFail, last_done));
         }
     }

@@ -1,6 +1,7 @@
 //! End-to-end checks on a tiny config (about a second each): the loss falls, the same seed
 //! reproduces, stream lines have the protocol's fields, stop on control, checkpoints resume,
-//! and the binary's `--describe` / bad-input behaviour.
+//! and the binary's `--describe` / bad-input behaviour. The resume, preemption, strict and
+//! replica checks of docs/replay.md are in `replay.rs`.
 
 use std::path::Path;
 use std::process::Command;
@@ -9,6 +10,7 @@ use clap::Parser;
 use serde_json::Value;
 use veriscope_gpt::cli::Args;
 use veriscope_gpt::config::TrainConfig;
+use veriscope_gpt::interrupt::Interrupt;
 use veriscope_gpt::stream::{ControlState, EndStatus, MetricsSink, SinkTarget};
 use veriscope_gpt::trainer::{Outcome, RunContext, train};
 
@@ -56,6 +58,7 @@ fn run(cfg: &TrainConfig, out: &Path, control: &ControlState) -> Outcome {
         RunContext {
             sink,
             control,
+            interrupt: &Interrupt::none(),
             progress: false,
         },
     )
@@ -315,6 +318,7 @@ fn resume_continues_from_the_latest_checkpoint() {
     assert_eq!(resumed.last_iter, Some(9));
     let hello = &lines(&out2)[0];
     assert_eq!(hello["resumed_from_iter"], 5);
+    assert_eq!(hello["resume"]["from_iter"], 5);
     let (a, b) = (straight.final_loss.unwrap(), resumed.final_loss.unwrap());
     assert!((a - b).abs() < 1e-4, "straight {a} vs resumed {b}");
 }

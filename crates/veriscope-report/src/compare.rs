@@ -180,17 +180,50 @@ pub fn comparable(
     c
 }
 
-/// `WARNING:DISTRIBUTED_METADATA_MISMATCH ...` when both runs record distributed metadata and
-/// (mode, world size, backend) differ (contract_v1 NOTE under Comparable(A,B)).
+/// `WARNING:DISTRIBUTED_METADATA_MISMATCH ...` when the runs' distributed metadata differ
+/// (contract_v1 NOTE under Comparable(A,B)): both record it and (mode, world size, backend)
+/// differ, or only one records it and that one is not a single process (an absent record
+/// means a single process, contract_v1 §Distributed execution); the absent side prints as
+/// `unrecorded`.
 pub fn distributed_warning(a: &CapsuleView, b: &CapsuleView) -> Option<String> {
-    let (da, db) = (a.distributed.as_ref()?, b.distributed.as_ref()?);
-    let (ka, kb) = (da.key(), db.key());
+    let unrecorded = || {
+        (
+            "unrecorded".to_owned(),
+            "unrecorded".to_owned(),
+            "unrecorded".to_owned(),
+        )
+    };
+    let (ka, kb) = match (a.distributed.as_ref(), b.distributed.as_ref()) {
+        (None, None) => return None,
+        (Some(da), Some(db)) => (da.key(), db.key()),
+        (Some(d), None) | (None, Some(d)) => {
+            let single = matches!(d.mode.as_str(), "single_process" | "unknown")
+                && d.world_size.is_none_or(|n| n <= 1);
+            if single {
+                return None;
+            }
+            match a.distributed.as_ref() {
+                Some(da) => (da.key(), unrecorded()),
+                None => (unrecorded(), d.key()),
+            }
+        }
+    };
     (ka != kb).then(|| {
         format!(
             "WARNING:DISTRIBUTED_METADATA_MISMATCH A(mode={},world_size={},backend={}) B(mode={},world_size={},backend={})",
             ka.0, ka.1, ka.2, kb.0, kb.1, kb.2
         )
     })
+}
+
+/// Every comparison warning of a pair (distributed metadata, gate contract), for stderr.
+pub fn pair_warnings(a: &CapsuleView, b: &CapsuleView) -> Vec<String> {
+    let mut out: Vec<String> = distributed_warning(a, b).into_iter().collect();
+    out.extend(crate::execution::contract_warning(
+        a.execution.as_ref(),
+        b.execution.as_ref(),
+    ));
+    out
 }
 
 /// The per-run header fields shown by diff, in the original's text order.
@@ -319,7 +352,7 @@ pub fn diff(a: &CapsuleView, b: &CapsuleView, allow_gate_preset_mismatch: bool) 
         .map(|w| format!("RUN_A:{w}"))
         .collect();
     warnings.extend(b.overlay_warnings.iter().map(|w| format!("RUN_B:{w}")));
-    warnings.extend(distributed_warning(a, b));
+    warnings.extend(pair_warnings(a, b));
     DiffOutcome {
         comparability: comparable(a, b, allow_gate_preset_mismatch),
         warnings,
@@ -469,7 +502,7 @@ pub fn compare_group(
                 .iter()
                 .map(|w| format!("run={}:{w}", v.run_id)),
         );
-        if let Some(w) = distributed_warning(reference, v) {
+        for w in pair_warnings(reference, v) {
             warnings.push(format!("run={}:{w}", v.run_id));
         }
         rows.push((

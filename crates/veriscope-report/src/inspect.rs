@@ -65,6 +65,7 @@ pub fn render(view: &CapsuleView) -> String {
         view.gate_preset,
         crate::fmt::py_str_or_dash(view.runner_exit_code.as_ref())
     ));
+    execution_lines(view, &mut l);
     let c = view.counts;
     l.push(format!(
         "  Gates       {} checks: {} evaluated, {} pass, {} warn, {} fail, {} skip",
@@ -103,6 +104,42 @@ pub fn render(view: &CapsuleView) -> String {
     l.push("  Next".to_owned());
     l.extend(next_steps(view).into_iter().map(|s| format!("    {s}")));
     l.join("\n") + "\n"
+}
+
+/// Contract, manifest, lineage and distributed lines when the capsule records them
+/// (docs/replay.md); contract findings first, so they cannot be missed.
+fn execution_lines(view: &CapsuleView, l: &mut Vec<String>) {
+    let Some(x) = &view.execution else { return };
+    for f in x.contract_findings() {
+        l.push(format!("  WARNING     {f}"));
+    }
+    let mut contract = x.contract_text().unwrap_or_else(|| "-".to_owned());
+    if let Some(fb) = x.fallback_text() {
+        contract.push_str(&format!(" · fallback fields {fb}"));
+    }
+    l.push(format!("  Contract    {contract}"));
+    let mut manifest = x.manifest_text();
+    if let Some(seed) = x.seed_text() {
+        manifest.push_str(&format!(" · seed {seed}"));
+    }
+    if let Some(d) = x.determinism_text() {
+        manifest.push_str(&format!(" · determinism {d}"));
+    }
+    l.push(format!("  Manifest    {manifest}"));
+    if let Some(t) = x.lineage_text() {
+        l.push(format!("  Lineage     {t}"));
+    }
+    if !view
+        .distributed
+        .as_ref()
+        .is_some_and(|d| d.is_distributed())
+    {
+        // A distributed run gets its own line below.
+        l.push(format!(
+            "  Distributed {}",
+            crate::render::distributed_text(view)
+        ));
+    }
 }
 
 fn first_fail_text(view: &CapsuleView) -> String {

@@ -7,6 +7,9 @@
 //!   Appendix A), JSON (a stable document with [`report_schema`]) and self-contained HTML;
 //! - [`compare`]: `Comparable(A,B)` (contract_v1 §Comparable(A,B)), `diff` and `report --compare`;
 //! - [`inspect`]: the one-screen summary;
+//! - [`execution`]: the gate contract, run manifest, determinism and lineage blocks shown by
+//!   `report` and `inspect` (docs/replay.md);
+//! - [`replay`]: `diff --replay A B`, the MUST / SHOULD / never-compared replay check;
 //! - [`economic`]: the `--economic` estimate (iterations, hours and dollars a stop saves);
 //! - [`calibrate`]: FAR / detection delay / overhead scoring over control and injected capsules;
 //! - [`manual`]: the all-or-nothing `override` writer (manual judgement overlay + governance event).
@@ -18,11 +21,13 @@ pub mod calibrate;
 pub mod compare;
 pub mod economic;
 mod error;
+pub mod execution;
 mod fmt;
 pub mod inspect;
 pub mod manual;
 pub mod overlay;
 pub mod render;
+pub mod replay;
 mod results_lite;
 pub mod stream;
 pub mod view;

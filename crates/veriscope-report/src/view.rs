@@ -17,6 +17,7 @@ use veriscope_capsule::validate::{ValidateOptions, ValidationReport, validate_ca
 
 use crate::economic::EconomicInputs;
 use crate::error::ReportError;
+use crate::execution::ExecutionInfo;
 use crate::overlay::{ManualOverlay, resolve_overlay};
 use crate::results_lite;
 use crate::stream::{MetricsStream, ProbeOverhead, injection_of, load_stream, stream_path};
@@ -265,6 +266,8 @@ pub struct CapsuleView {
     pub raw_counts: Value,
     /// Run config and results inputs of the economic estimate.
     pub economic_inputs: EconomicInputs,
+    /// Gate contract, manifest, determinism and lineage (docs/replay.md), when recorded.
+    pub execution: Option<ExecutionInfo>,
 }
 
 impl CapsuleView {
@@ -534,6 +537,7 @@ fn build_view(
             capsule.results.as_ref().unwrap_or(&Value::Null),
         ),
         validation_warnings: report.warnings().map(|f| f.message.clone()).collect(),
+        execution: ExecutionInfo::from_run_config(&run_config),
         run_id,
     })
 }
@@ -620,7 +624,7 @@ fn artifact_rows(outdir: &Path) -> Vec<ArtifactRow> {
 }
 
 /// The last `run_started_v1.payload.distributed` in the journal (raw scan, read-only).
-fn distributed_info(outdir: &Path) -> Option<DistributedInfo> {
+pub(crate) fn distributed_info(outdir: &Path) -> Option<DistributedInfo> {
     let text = std::fs::read_to_string(outdir.join(GOVERNANCE_LOG)).ok()?;
     let mut found = None;
     for line in text.lines().filter(|l| l.contains("run_started_v1")) {

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use veriscope_capsule::fixture::{CapsuleSpec, write_capsule};
+use veriscope_capsule::fixture::{CapsuleSpec, ExecutionSpec, write_capsule};
 use veriscope_capsule::validate::validate_capsule;
 use veriscope_report::compare::diff;
 use veriscope_report::view::view_from_report;
@@ -24,7 +24,8 @@ fn report_and_diff_on_100k_gates() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     let t = Instant::now();
     for (dir, run_id) in [(&a, "big_a"), (&b, "big_b")] {
-        let mut spec = CapsuleSpec::gpt_run(run_id, &decisions);
+        let mut spec =
+            CapsuleSpec::gpt_run(run_id, &decisions).with_execution(ExecutionSpec::new("tuned_v0"));
         spec.bulk_journal = true;
         write_capsule(dir, &spec).unwrap();
     }
@@ -79,6 +80,19 @@ fn report_and_diff_on_100k_gates() {
         "diff end to end (strict validation of both + compare): {:.2?}",
         t.elapsed()
     );
+    let t = Instant::now();
+    let [ra, rb] = veriscope_report::replay::load_pair(&a, &b);
+    let outcome = veriscope_report::replay::replay_diff(
+        &ra.unwrap(),
+        &rb.unwrap(),
+        veriscope_report::replay::DEFAULT_TOLERANCE,
+    );
+    let _ = outcome.text();
+    eprintln!(
+        "diff --replay end to end (strict validation of both + replay checks): {:.2?}",
+        t.elapsed()
+    );
+    assert!(outcome.ok(), "{}", outcome.text());
 }
 
 /// Prints whether `dt` met the 1 s budget of the brief.

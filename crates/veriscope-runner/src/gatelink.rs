@@ -56,6 +56,15 @@ pub struct EngineGate {
     engine: GateEngine,
 }
 
+impl EngineGate {
+    /// The gate of a resolved configuration (crate::execution).
+    pub fn new(cfg: GateConfig) -> Self {
+        Self {
+            engine: GateEngine::new(cfg),
+        }
+    }
+}
+
 /// Builds the gate for `preset`, applying `cadence` when given. Also returns the overrides
 /// (controls that differ from the preset), recorded as `profile.overrides`.
 pub fn build_gate(

@@ -119,17 +119,72 @@ pub fn hf_runner_base(env: &BTreeMap<String, String>) -> Result<Vec<String>, Kin
 
 /// The HF runner launched as `nproc_per_node` processes on this node (`veriscope run hf
 /// --nproc-per-node N`). `None` or 1 keeps the single-process command.
+///
+/// N > 1 runs the runner under `python -m torch.distributed.run --standalone
+/// --nproc-per-node N` (a local rendezvous on a free port, so concurrent runs do not
+/// collide), started by the runner's Python ([`hf_python`]):
+/// - `python -m MODULE ARGS` (the default `veriscope.hf_train`) → `... -m MODULE ARGS`;
+/// - `python SCRIPT ARGS` → `... SCRIPT ARGS`;
+/// - anything else (a wrapper script, `python -u -m ...`) → `... --no-python CMD ARGS`, so
+///   torchrun runs the command as given in every worker.
+///
+/// The wrapper's forwarded arguments follow, so they reach every worker. A command that is
+/// already a torchrun launch is refused: the world would be launched twice.
 pub fn hf_launch(
     base: Vec<String>,
     nproc_per_node: Option<u32>,
-    _env: &BTreeMap<String, String>,
+    env: &BTreeMap<String, String>,
 ) -> Result<Vec<String>, KindError> {
-    match nproc_per_node {
-        None | Some(1) => Ok(base),
-        Some(_) => Err(KindError::Invalid(
-            "--nproc-per-node is not supported yet".into(),
-        )),
+    let n = match nproc_per_node {
+        None | Some(1) => return Ok(base),
+        Some(0) => {
+            return Err(KindError::Invalid(
+                "--nproc-per-node must be at least 1".into(),
+            ));
+        }
+        Some(n) => n,
+    };
+    let is_launcher = |w: &String| {
+        w == "torch.distributed.run"
+            || w == "torch.distributed.launch"
+            || Path::new(w).file_name().is_some_and(|f| f == "torchrun")
+    };
+    if base.iter().any(is_launcher) {
+        return Err(KindError::Invalid(format!(
+            "--nproc-per-node: the HF runner command ({HF_RUNNER_ENV}) already launches torchrun; \
+             drop --nproc-per-node or the launcher from the command"
+        )));
     }
+    let python = hf_python(env, Some(&base));
+    let mut argv = vec![
+        python,
+        "-m".to_string(),
+        "torch.distributed.run".to_string(),
+        "--standalone".to_string(),
+        "--nproc-per-node".to_string(),
+        n.to_string(),
+    ];
+    let base_is_python = base.first().is_some_and(|p| {
+        Path::new(p)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .is_some_and(|f| f.starts_with("python"))
+    });
+    match base.as_slice() {
+        [_, m, module, rest @ ..] if base_is_python && m == "-m" => {
+            argv.extend(["-m".to_string(), module.clone()]);
+            argv.extend(rest.iter().cloned());
+        }
+        [_, script, rest @ ..] if base_is_python && !script.starts_with('-') => {
+            argv.push(script.clone());
+            argv.extend(rest.iter().cloned());
+        }
+        _ => {
+            argv.push("--no-python".to_string());
+            argv.extend(base);
+        }
+    }
+    Ok(argv)
 }
 
 /// The Python whose packages the HF runner uses.
@@ -228,6 +283,65 @@ mod tests {
             .to_string();
         assert!(
             err.contains("/nonexistent/python3") && err.contains("pip install"),
+            "{err}"
+        );
+    }
+
+    fn strings(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn hf_launch_wraps_the_runner_in_torchrun() {
+        let env = BTreeMap::new();
+        let base = strings("/venv/bin/python -m veriscope.hf_train");
+        assert_eq!(hf_launch(base.clone(), None, &env).unwrap(), base);
+        assert_eq!(hf_launch(base.clone(), Some(1), &env).unwrap(), base);
+        assert_eq!(
+            hf_launch(base, Some(2), &env).unwrap(),
+            strings(
+                "/venv/bin/python -m torch.distributed.run --standalone --nproc-per-node 2 -m veriscope.hf_train"
+            )
+        );
+        // A custom script keeps its arguments; the launcher Python is VERISCOPE_HF_PYTHON.
+        let mut env = BTreeMap::new();
+        env.insert(HF_PYTHON_ENV.to_string(), "/py/bin/python3".to_string());
+        assert_eq!(
+            hf_launch(strings("python3 my_train.py --x 1"), Some(4), &env).unwrap(),
+            strings(
+                "/py/bin/python3 -m torch.distributed.run --standalone --nproc-per-node 4 my_train.py --x 1"
+            )
+        );
+        // Not a plain Python command: torchrun runs it as is.
+        assert_eq!(
+            hf_launch(strings("./train.sh --fast"), Some(2), &env).unwrap(),
+            strings(
+                "/py/bin/python3 -m torch.distributed.run --standalone --nproc-per-node 2 --no-python ./train.sh --fast"
+            )
+        );
+        assert_eq!(
+            hf_launch(
+                strings("python3 -u -m pkg.train"),
+                Some(2),
+                &BTreeMap::new()
+            )
+            .unwrap(),
+            strings(
+                "python3 -m torch.distributed.run --standalone --nproc-per-node 2 --no-python python3 -u -m pkg.train"
+            )
+        );
+    }
+
+    #[test]
+    fn hf_launch_refuses_zero_and_double_launch() {
+        let env = BTreeMap::new();
+        let err = hf_launch(strings("python3 -m x"), Some(0), &env).unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
+        let err =
+            hf_launch(strings("torchrun --nproc-per-node 2 t.py"), Some(2), &env).unwrap_err();
+        assert!(
+            matches!(err, KindError::Invalid(_))
+                && err.to_string().contains("already launches torchrun"),
             "{err}"
         );
     }

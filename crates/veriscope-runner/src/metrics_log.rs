@@ -53,6 +53,17 @@ impl MetricsLog {
         })
     }
 
+    /// Creates `dir/metrics.jsonl` holding `recorded` first (lines of a reopened capsule's
+    /// record, each ending in `\n`), counted and hashed as if written in this run
+    /// (docs/replay.md §3).
+    pub fn create_with(dir: &Path, recorded: &[String]) -> io::Result<Self> {
+        let mut log = Self::create(dir)?;
+        for line in recorded {
+            log.write_text(line)?;
+        }
+        Ok(log)
+    }
+
     /// Records the runner's hello fields as the first line.
     pub fn hello(&mut self, fields: &Map<String, Value>) -> io::Result<()> {
         let mut line = fields.clone();

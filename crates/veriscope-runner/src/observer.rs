@@ -9,10 +9,11 @@
 //! [`RunObserver::tick`], and at finalization ([`LiveRun::finish_journal`]). `metrics.jsonl`
 //! is checkpointed on the same schedule.
 
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use veriscope_capsule::governance::{Durability, Journal};
 
 use crate::artifacts::RunIdentity;
@@ -58,6 +59,43 @@ pub struct LiveRun {
     last_checkpoint: Instant,
     /// A periodic journal sync failed (reported once; finalization tries again).
     journal_sync_failed: bool,
+    opening: Opening,
+    resume: Option<ResumeState>,
+}
+
+/// How the run's governance opens (docs/replay.md §3).
+#[derive(Debug, Clone)]
+pub enum Opening {
+    /// A new capsule: `run_started_v1` (with these extra payload keys) and, when the profile
+    /// diverges, `run_overrides_applied_v1`.
+    Start { extra: Map<String, Value> },
+    /// A resumed capsule: `capsule_opened_v1` with this payload; never a second
+    /// `run_started_v1` (A6.5 DUPLICATE_RUN_STARTED).
+    Reopen { payload: Value },
+    /// `--override-contract`: `run_overrides_applied_v1` carrying `contract_override`, then a
+    /// `run_started_v1` bound to the new window signature.
+    Rebind {
+        contract_override: Value,
+        extra: Map<String, Value>,
+    },
+}
+
+/// What a reopened run carries over from the recorded stream.
+#[derive(Debug, Default)]
+pub struct ResumeState {
+    /// Checks the replay produced, to journal after the opening events (those already in the
+    /// journal are skipped).
+    pub replayed: Vec<GateCheck>,
+    /// `(iter, decision)` already journaled for this run.
+    pub journaled: HashSet<(u64, String)>,
+    /// The gate has seen every sample up to this iteration: live samples at or before it
+    /// are not fed (or recorded) twice.
+    pub skip_through: Option<u64>,
+    /// Recorded `loss` by iteration, compared with what the resumed runner re-emits.
+    pub recorded_loss: BTreeMap<u64, Option<f64>>,
+    /// Live samples skipped, and those among them whose loss differed from the record.
+    pub skipped: u64,
+    pub divergent: u64,
 }
 
 impl LiveRun {
@@ -80,7 +118,26 @@ impl LiveRun {
             metrics_log_error: None,
             last_checkpoint: Instant::now(),
             journal_sync_failed: false,
+            opening: Opening::Start { extra: Map::new() },
+            resume: None,
         }
+    }
+
+    /// Sets how the governance opens (default: a plain `run_started_v1`).
+    pub fn with_opening(mut self, opening: Opening) -> Self {
+        self.opening = opening;
+        self
+    }
+
+    /// Carries a reopened capsule's replay over.
+    pub fn with_resume(mut self, resume: ResumeState) -> Self {
+        self.resume = Some(resume);
+        self
+    }
+
+    /// `(skipped, divergent)` live samples of a resumed run.
+    pub fn resume_counts(&self) -> Option<(u64, u64)> {
+        self.resume.as_ref().map(|r| (r.skipped, r.divergent))
     }
 
     /// Syncs every journal entry written so far (finalization, on every exit path).
@@ -155,7 +212,7 @@ impl LiveRun {
             Some(Value::Object(d)) => normalize_distributed(d, &self.ctx.env_distributed),
             _ => self.ctx.env_distributed.clone(),
         };
-        let payload = json!({
+        let started_base = json!({
             "run_id": self.id.run_id,
             "outdir": self.id.outdir,
             "argv": self.ctx.argv,
@@ -164,19 +221,84 @@ impl LiveRun {
             "entrypoint": self.ctx.entrypoint,
             "distributed": distributed,
         });
-        self.append("run_started_v1", payload)?;
-        if !self.id.overrides.is_empty() {
-            let payload = json!({
-                "run_id": self.id.run_id,
-                "outdir": self.id.outdir,
-                "overrides": self.id.overrides,
-                "profile": self.id.profile(),
-                "entrypoint": self.ctx.entrypoint,
-                "argv": self.ctx.argv,
-            });
-            self.append("run_overrides_applied_v1", payload)?;
+        let started = |extra: &Map<String, Value>| {
+            let mut payload = started_base.clone();
+            for (k, v) in extra {
+                payload[k] = v.clone();
+            }
+            payload
+        };
+        let overrides_base = json!({
+            "run_id": self.id.run_id,
+            "outdir": self.id.outdir,
+            "overrides": self.id.overrides,
+            "profile": self.id.profile(),
+            "entrypoint": self.ctx.entrypoint,
+            "argv": self.ctx.argv,
+        });
+        let overrides = |contract_override: Option<&Value>| {
+            let mut payload = overrides_base.clone();
+            if let Some(c) = contract_override {
+                payload["contract_override"] = c.clone();
+            }
+            payload
+        };
+        match self.opening.clone() {
+            Opening::Start { extra } => {
+                self.append("run_started_v1", started(&extra))?;
+                if !self.id.overrides.is_empty() {
+                    self.append("run_overrides_applied_v1", overrides(None))?;
+                }
+            }
+            Opening::Reopen { payload } => self.append("capsule_opened_v1", payload)?,
+            Opening::Rebind {
+                contract_override,
+                extra,
+            } => {
+                self.append(
+                    "run_overrides_applied_v1",
+                    overrides(Some(&contract_override)),
+                )?;
+                self.append("run_started_v1", started(&extra))?;
+            }
+        }
+        let replayed = self
+            .resume
+            .as_mut()
+            .map(|r| std::mem::take(&mut r.replayed))
+            .unwrap_or_default();
+        for check in &replayed {
+            self.journal_check(check)?;
         }
         Ok(())
+    }
+
+    /// Appends `gate_decision_v1` for `check`, unless this run's journal already holds it.
+    fn journal_check(&mut self, check: &GateCheck) -> anyhow::Result<()> {
+        let key = (check.iter, check.decision.as_str().to_owned());
+        if self
+            .resume
+            .as_mut()
+            .is_some_and(|r| r.journaled.remove(&key))
+        {
+            return Ok(());
+        }
+        let mut payload = json!({
+            "run_id": self.id.run_id,
+            "outdir": self.id.outdir,
+            "iter": check.iter,
+            "decision": check.decision.as_str(),
+            "audit": check.audit,
+        });
+        if let Some(ok) = check.ok {
+            payload["ok"] = json!(ok);
+        }
+        if let Some(warn) = check.warn {
+            payload["warn"] = json!(warn);
+        }
+        let iter = check.iter;
+        self.append("gate_decision_v1", payload)
+            .map_err(|e| e.context(format!("gate check at iter {iter} not journaled")))
     }
 
     fn append(&mut self, event: &str, payload: Value) -> anyhow::Result<()> {
@@ -208,34 +330,38 @@ impl RunObserver for LiveRun {
 
     fn hello(&mut self, hello: &Hello) -> anyhow::Result<()> {
         self.hello = Some(hello.clone());
-        self.record(|log| log.hello(&hello.fields));
+        // A reopened capsule's record already starts with the first attempt's hello; the
+        // resumed runner's own is kept in run_config_resolved (runner.hello), so the record
+        // reads as one uninterrupted stream (docs/replay.md §3).
+        if self.resume.is_none() {
+            self.record(|log| log.hello(&hello.fields));
+        }
         self.ensure_started()
     }
 
     fn sample(&mut self, sample: &SampleLine) -> anyhow::Result<Option<GateCheck>> {
         self.ensure_started()?;
+        if let Some(r) = self.resume.as_mut()
+            && r.skip_through.is_some_and(|t| sample.iter <= t)
+        {
+            // Already recorded and seen by the gate (the runner resumed from an older
+            // checkpoint than the last recorded sample).
+            r.skipped += 1;
+            let same = r
+                .recorded_loss
+                .get(&sample.iter)
+                .is_none_or(|l| l.map(f64::to_bits) == sample.loss.map(f64::to_bits));
+            if !same {
+                r.divergent += 1;
+            }
+            return Ok(None);
+        }
         self.record(|log| log.sample(sample));
         let Some(check) = self.gate.observe(sample) else {
             return Ok(None);
         };
-        let mut payload = json!({
-            "run_id": self.id.run_id,
-            "outdir": self.id.outdir,
-            "iter": check.iter,
-            "decision": check.decision.as_str(),
-            "audit": check.audit,
-        });
-        if let Some(ok) = check.ok {
-            payload["ok"] = json!(ok);
-        }
-        if let Some(warn) = check.warn {
-            payload["warn"] = json!(warn);
-        }
         // The check stands even if journaling fails; the failure is reported as ours.
-        let iter = check.iter;
-        self.append("gate_decision_v1", payload)
-            .map(|()| Some(check))
-            .map_err(|e| e.context(format!("gate check at iter {iter} not journaled")))
+        self.journal_check(&check).map(|()| Some(check))
     }
 }
 
@@ -257,7 +383,6 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::gatelink::{Cadence, build_gate};
-    use std::collections::BTreeMap;
     use veriscope_capsule::governance::{VerifyOptions, verify_log};
 
     fn live_run(dir: &std::path::Path) -> LiveRun {

@@ -48,6 +48,18 @@ impl TeeLog {
         }))
     }
 
+    /// Opens the log for appending (a resumed run keeps the earlier attempts' output).
+    pub fn open_append(path: &Path) -> io::Result<Arc<Self>> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Arc::new(Self {
+            out: Mutex::new(file),
+            sync: OnceLock::new(),
+        }))
+    }
+
     fn sync_handle(&self) -> io::Result<&File> {
         if let Some(file) = self.sync.get() {
             return Ok(file);

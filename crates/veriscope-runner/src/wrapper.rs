@@ -18,15 +18,19 @@ use veriscope_capsule::governance::Journal;
 
 use crate::artifacts::{self, RunIdentity, WINDOW_SIGNATURE};
 use crate::clock::{Clock, compact_stamp, utc_seconds};
-use crate::distributed::env_distributed;
+use crate::distributed::launch_distributed;
 use crate::envcapture::{EnvPolicy, capture_env, env_capture_record, redact_argv};
 use crate::environment::{self, ENVIRONMENT_TXT, GpuInfo, Platform};
-use crate::gatelink::{Cadence, LiveGate, build_gate};
+use crate::execution::{
+    self, GateRequest, ManifestInputs, Precondition, ResolvedGate, RunSeed, RunnerTraits,
+};
+use crate::gatelink::{EngineGate, LiveGate};
 use crate::gpulock::{self, GpuLocks};
 use crate::metrics_log::{METRICS_LOG, MetricsLog};
-use crate::observer::{JOURNAL_DURABILITY, JournalContext, LiveRun};
-use crate::outdir::{OutdirError, PreparedOutdir, prepare_outdir};
+use crate::observer::{JOURNAL_DURABILITY, JournalContext, LiveRun, Opening, ResumeState};
+use crate::outdir::{CapsuleLock, OutdirError, PreparedOutdir, prepare_outdir};
 use crate::relay::{RUNNER_OUTPUT_LOG, TeeLog};
+use crate::reopen::{self, CHECKPOINT_DIR, PersistedRun, Recorded, Reopen, ReopenMode};
 use crate::shellwords;
 use crate::spawn::{SpawnSpec, spawn_runner};
 use crate::supervise::{
@@ -61,13 +65,12 @@ impl RunKind {
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub kind: RunKind,
-    pub gate_preset: String,
+    /// The gate contract asked for (preset, `--gate-set`, cadence flags, runner cadence).
+    pub gate: GateRequest,
     pub outdir: PathBuf,
     pub force: bool,
     pub on_fail: OnFail,
     pub kill_grace: Duration,
-    /// Cadence to apply over the preset's (flags or the trainer's `--describe`).
-    pub cadence: Option<Cadence>,
     /// The runner command before the forwarded arguments (empty for `run cmd`).
     pub runner_base: Vec<String>,
     /// The user's arguments after `--`, verbatim (for `run cmd`: the whole command).
@@ -82,6 +85,12 @@ pub struct RunRequest {
     pub python: Option<String>,
     /// Whether the runner uses GPUs (gpt/hf): devices from `CUDA_VISIBLE_DEVICES`/`nvidia-smi`.
     pub uses_gpu: bool,
+    /// `--seed` (docs/replay.md §2).
+    pub seed: Option<u64>,
+    /// `--strict-determinism`.
+    pub strict_determinism: bool,
+    /// `--resume OUTDIR` (with `--override-contract` / `--fork`).
+    pub reopen: Option<Reopen>,
 }
 
 /// Why a run was not started. Nothing was written into an existing capsule.
@@ -130,13 +139,33 @@ pub struct PreparedRun {
     req: RunRequest,
     runner_argv: Vec<String>,
     gate: Box<dyn LiveGate>,
-    overrides: serde_json::Map<String, Value>,
+    resolved: ResolvedGate,
+    seed: RunSeed,
+    preconditions: Vec<Precondition>,
+    reopened: Option<Reopened>,
     outdir: PreparedOutdir,
     gpu_locks: GpuLocks,
     gpu: Option<GpuInfo>,
     run_id: String,
     supervisor: Supervisor,
     clock: Arc<dyn Clock>,
+}
+
+/// A capsule being reopened (docs/replay.md §3).
+struct Reopened {
+    mode: ReopenMode,
+    src: PersistedRun,
+    recorded: Recorded,
+    /// Decisions the source journal already holds for this run (resume only).
+    journaled: std::collections::HashSet<(u64, String)>,
+    /// Fields where the requested contract differs from the persisted one.
+    diffs: Vec<veriscope_contracts::execution::FieldDiff>,
+}
+
+impl Reopened {
+    fn continues_in_place(&self) -> bool {
+        !matches!(self.mode, ReopenMode::Fork { .. })
+    }
 }
 
 /// Validates the request, takes the GPU and capsule locks and chooses the capsule directory.
@@ -146,8 +175,44 @@ pub fn prepare(req: RunRequest, clock: Arc<dyn Clock>) -> Result<PreparedRun, Ru
             "no command to run: give it after `--`".into(),
         ));
     }
-    let (gate, overrides) = build_gate(&req.gate_preset, req.cadence)
-        .map_err(|e| RunError::Invalid(format!("invalid gate configuration: {e}")))?;
+    let mut seed = execution::run_seed(req.seed, &req.env).map_err(RunError::Invalid)?;
+    // The built-in trainer reports the seed it will use (a `--seed` among the forwarded
+    // arguments wins over VERISCOPE_SEED there): record that one.
+    if let Some(run) = req
+        .runner_describe
+        .as_ref()
+        .and_then(|d| d.pointer("/seeds/run"))
+        .and_then(Value::as_u64)
+        && run != seed.value
+    {
+        seed = RunSeed {
+            value: run,
+            source: "runner_args",
+        };
+    }
+    let (resolved, reopened) = match &req.reopen {
+        None => (
+            execution::resolve_gate(&req.gate, &req.env)
+                .map_err(|e| RunError::Invalid(format!("invalid gate configuration: {e}")))?,
+            None,
+        ),
+        Some(r) => {
+            let (resolved, reopened, persisted_seed) = prepare_reopen(&req, r, seed)?;
+            seed = persisted_seed;
+            (resolved, Some(reopened))
+        }
+    };
+    let strict = req.strict_determinism || reopened.as_ref().is_some_and(|r| r.src.strict);
+    let traits = RunnerTraits {
+        python: req.python.is_some() || req.kind == RunKind::Hf,
+        uses_gpu: req.uses_gpu,
+    };
+    let preconditions =
+        execution::determinism_preconditions(seed, traits, &req.env, req.runner_describe.as_ref());
+    if strict && let Some(why) = execution::strict_refusal(&preconditions) {
+        return Err(RunError::Refused(why));
+    }
+    let gate = EngineGate::new(resolved.cfg.clone());
     let gpu = if req.uses_gpu {
         environment::gpu_info(&req.env)
     } else {
@@ -162,17 +227,49 @@ pub fn prepare(req: RunRequest, clock: Arc<dyn Clock>) -> Result<PreparedRun, Ru
     };
     let now = clock.now();
     let suffix = random_hex(8);
-    let outdir = prepare_outdir(
-        &req.outdir,
-        req.force,
-        req.kind.as_str(),
-        &compact_stamp(now),
-        &suffix,
-    )
-    .map_err(|e| match e {
+    let outdir_error = |e: OutdirError| match e {
         OutdirError::Io { .. } => RunError::Invalid(e.to_string()),
         other => RunError::Refused(other.to_string()),
-    })?;
+    };
+    let outdir = match &reopened {
+        Some(r) if r.continues_in_place() => PreparedOutdir {
+            path: r.src.dir.clone(),
+            requested: r.src.dir.clone(),
+            forced: false,
+            lock: CapsuleLock::acquire(&r.src.dir).map_err(outdir_error)?,
+        },
+        Some(r) => {
+            let target = match &r.mode {
+                ReopenMode::Fork { outdir: Some(o) } => o.clone(),
+                _ => {
+                    let name = r
+                        .src
+                        .dir
+                        .file_name()
+                        .map_or_else(|| "capsule".into(), |n| n.to_string_lossy().into_owned());
+                    r.src
+                        .dir
+                        .with_file_name(format!("{name}-fork-{}", compact_stamp(now)))
+                }
+            };
+            prepare_outdir(
+                &target,
+                false,
+                req.kind.as_str(),
+                &compact_stamp(now),
+                &suffix,
+            )
+            .map_err(outdir_error)?
+        }
+        None => prepare_outdir(
+            &req.outdir,
+            req.force,
+            req.kind.as_str(),
+            &compact_stamp(now),
+            &suffix,
+        )
+        .map_err(outdir_error)?,
+    };
     let supervisor = Supervisor::new(SuperviseConfig {
         kill_grace: req.kill_grace,
         drain_timeout: Duration::from_secs(2),
@@ -180,13 +277,19 @@ pub fn prepare(req: RunRequest, clock: Arc<dyn Clock>) -> Result<PreparedRun, Ru
         metrics_path: Some(outdir.path.join(METRICS_FALLBACK_FILE)),
     });
     let gate: Box<dyn LiveGate> = Box::new(gate);
-    let run_id = random_hex(12);
+    let run_id = match &reopened {
+        Some(r) if r.continues_in_place() => r.src.run_id.clone(),
+        _ => random_hex(12),
+    };
     let runner_argv = runner_argv(&req, &outdir.path, &run_id);
     Ok(PreparedRun {
         req,
         runner_argv,
         gate,
-        overrides,
+        resolved,
+        seed,
+        preconditions,
+        reopened,
         outdir,
         gpu_locks,
         gpu,
@@ -194,6 +297,92 @@ pub fn prepare(req: RunRequest, clock: Arc<dyn Clock>) -> Result<PreparedRun, Ru
         supervisor,
         clock,
     })
+}
+
+/// Checks a `--resume` request against the source capsule (docs/replay.md §3): the runner
+/// kind, the capsule's state, the requested contract against the persisted one, the seed.
+fn prepare_reopen(
+    req: &RunRequest,
+    r: &Reopen,
+    seed: RunSeed,
+) -> Result<(ResolvedGate, Reopened, RunSeed), RunError> {
+    let src = reopen::read_persisted(&r.source)?;
+    let dir = src.dir.display().to_string();
+    if src.kind != req.kind.as_str() {
+        return Err(RunError::Invalid(format!(
+            "cannot resume {dir}: it was written by `veriscope run {}`, not `run {}`",
+            src.kind,
+            req.kind.as_str()
+        )));
+    }
+    let fork = matches!(r.mode, ReopenMode::Fork { .. });
+    if src.complete && !fork {
+        return Err(RunError::Invalid(format!(
+            "cannot resume {dir}: the run is complete (results.json is final); nothing to resume. \
+             Use --fork to branch it into a new capsule."
+        )));
+    }
+    let requested = if req.gate.is_explicit() {
+        let base = match &req.gate.preset {
+            Some(p) => veriscope_gate::engine::GateConfig::preset(p)
+                .map_err(|e| RunError::Invalid(format!("invalid gate configuration: {e}")))?,
+            None => src.gate.clone(),
+        };
+        let mut resolved = execution::resolve_over(base, &req.gate, None)
+            .map_err(|e| RunError::Invalid(format!("invalid gate configuration: {e}")))?;
+        resolved.overrides = execution::overrides_vs_preset(&resolved.cfg);
+        resolved
+    } else {
+        ResolvedGate::persisted(src.gate.clone(), src.overrides.clone())
+    };
+    let diffs = veriscope_contracts::execution::diff_configs(
+        &src.gate.normalized(),
+        &requested.cfg.normalized(),
+    );
+    if r.mode == ReopenMode::Resume && !diffs.is_empty() {
+        return Err(RunError::Invalid(format!(
+            "CONTRACT_MISMATCH the requested gate contract differs from the one persisted in {dir} ({}):\n{}\n\
+             Resume without gate flags to keep the persisted contract, or add --override-contract \
+             (replace it in this capsule, recorded in governance) or --fork (a new run and capsule \
+             under the requested contract).",
+            src.gate_contract_hash,
+            veriscope_contracts::execution::render_diffs(&diffs, "persisted", "requested")
+        )));
+    }
+    let seed = match (src.seed, fork) {
+        (Some(persisted), false) => {
+            if req.seed.is_some_and(|s| s != persisted.value) {
+                return Err(RunError::Invalid(format!(
+                    "cannot resume {dir}: run seed mismatch: persisted={} requested={}; \
+                     a resumed run keeps its seed (use --fork for a new one)",
+                    persisted.value, seed.value
+                )));
+            }
+            persisted
+        }
+        (Some(persisted), true) if req.seed.is_none() => persisted,
+        _ => seed,
+    };
+    let recorded = reopen::read_recorded(&src.dir)
+        .map_err(|e| RunError::Invalid(format!("cannot read the recorded stream of {dir}: {e}")))?;
+    let journaled = if r.mode == ReopenMode::Resume {
+        reopen::journaled_decisions(&src.dir, &src.run_id).map_err(|e| {
+            RunError::Invalid(format!("cannot read the governance journal of {dir}: {e}"))
+        })?
+    } else {
+        Default::default()
+    };
+    Ok((
+        requested,
+        Reopened {
+            mode: r.mode.clone(),
+            src,
+            recorded,
+            journaled,
+            diffs,
+        },
+        seed,
+    ))
 }
 
 /// The launched command: base + (hf: `--outdir`/`--run_id` when missing, §2.2) + forwarded.
@@ -223,10 +412,40 @@ fn random_hex(n: usize) -> String {
         .collect()
 }
 
+/// The run manifest's start-time inputs (docs/replay.md §2).
+struct ManifestBase {
+    seed: RunSeed,
+    kind: RunKind,
+    forwarded_args: Vec<String>,
+    describe_spec: Option<Value>,
+    gate_contract_hash: String,
+    code_identity: Value,
+    hardware: Value,
+    strict: bool,
+}
+
+impl ManifestBase {
+    fn build(&self, hello_spec: Option<Value>, dependency_text: Option<&str>) -> (Value, String) {
+        execution::manifest(&ManifestInputs {
+            seed: self.seed,
+            kind: self.kind.as_str(),
+            forwarded_args: &self.forwarded_args,
+            spec: hello_spec.or_else(|| self.describe_spec.clone()),
+            gate_contract_hash: &self.gate_contract_hash,
+            code_identity: self.code_identity.clone(),
+            hardware: self.hardware.clone(),
+            dependency_text,
+            strict: self.strict,
+        })
+    }
+}
+
 /// Start-time facts carried into finalization.
 struct Started {
     id: RunIdentity,
     run_config: Value,
+    /// What the run manifest is made of, less what is only known at the end.
+    manifest: ManifestBase,
     /// The platform capture and whether it could write environment.txt.
     platform: std::thread::JoinHandle<(Platform, Result<(), String>)>,
 }
@@ -278,6 +497,11 @@ impl PreparedRun {
                 c.gate_warmup_iters.to_string(),
             ),
             ("VERISCOPE_ON_FAIL", self.req.on_fail.as_str().to_string()),
+            ("VERISCOPE_SEED", self.seed.value.to_string()),
+            (
+                "VERISCOPE_CKPT_DIR",
+                self.outdir.path.join(CHECKPOINT_DIR).display().to_string(),
+            ),
             (
                 "VERISCOPE_METRICS_PATH",
                 self.outdir
@@ -289,7 +513,45 @@ impl PreparedRun {
         ] {
             env.insert(k.to_string(), v);
         }
+        if self.strict() {
+            env.insert("VERISCOPE_STRICT_DETERMINISM".into(), "1".into());
+        }
+        if let Some(r) = &self.reopened {
+            env.insert("VERISCOPE_RESUME".into(), "1".into());
+            if let Some(last) = r.recorded.last_iter() {
+                env.insert("VERISCOPE_RESUME_AFTER_ITER".into(), last.to_string());
+            }
+        }
         env
+    }
+
+    fn strict(&self) -> bool {
+        self.req.strict_determinism || self.reopened.as_ref().is_some_and(|r| r.src.strict)
+    }
+
+    fn manifest_base(&self, git_sha: &Value) -> ManifestBase {
+        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let gpus = self
+            .gpu
+            .as_ref()
+            .map(|g| g.names.clone())
+            .unwrap_or_default();
+        ManifestBase {
+            seed: self.seed,
+            kind: self.req.kind,
+            // Secrets never reach the capsule, the manifest included (productization §5).
+            forwarded_args: redact_argv(&self.req.forwarded_args, &EnvPolicy::default()).0,
+            describe_spec: self
+                .req
+                .runner_describe
+                .as_ref()
+                .and_then(|d| d.get("spec"))
+                .cloned(),
+            gate_contract_hash: self.resolved.cfg.contract_hash(),
+            code_identity: json!({ "package": "veriscope", "version": env!("CARGO_PKG_VERSION"), "git_sha": git_sha }),
+            hardware: execution::hardware(&cpuinfo, &gpus, None),
+            strict: self.strict(),
+        }
     }
 
     /// Writes window_signature.json and the initial run_config_resolved.json, and starts
@@ -300,20 +562,36 @@ impl PreparedRun {
     fn start_artifacts(&self) -> anyhow::Result<Started> {
         let dir = &self.outdir.path;
         let now = utc_seconds(self.clock.now());
+        let in_place = self.reopened.as_ref().filter(|r| r.continues_in_place());
+        // A plain resume keeps the capsule's window signature (its hash binds the journal);
+        // every other start writes the signature of the contract in force.
+        let keep_signature = in_place.is_some_and(|r| r.mode == ReopenMode::Resume);
         let ws = artifacts::window_signature(&self.gate.window_signature_content(), &now);
-        let window_hash = veriscope_canon::window_signature_hash(&ws)?;
+        let window_hash = match in_place {
+            Some(r) if keep_signature => r.src.window_hash.clone(),
+            _ => veriscope_canon::window_signature_hash(&ws)?,
+        };
         let id = RunIdentity {
             run_id: self.run_id.clone(),
             outdir: dir.display().to_string(),
             window_hash,
             gate_preset: self.gate.preset_name(),
-            overrides: self.overrides.clone(),
-            started_ts_utc: now.clone(),
+            overrides: self.resolved.overrides.clone(),
+            started_ts_utc: in_place.map_or(now.clone(), |r| r.src.started_ts_utc.clone()),
         };
         let ws_path = dir.join(WINDOW_SIGNATURE);
         let (ws_written, run_config) = std::thread::scope(|s| {
-            let ws_writer = s.spawn(|| write_json_atomic(&ws_path, &ws));
-            let run_config = self.initial_run_config(&id);
+            let ws_writer = s.spawn(|| {
+                if keep_signature {
+                    Ok(())
+                } else {
+                    write_json_atomic(&ws_path, &ws)
+                }
+            });
+            let run_config = match in_place {
+                Some(r) => self.reopened_run_config(r, &id, &now),
+                None => self.initial_run_config(&id),
+            };
             let rc_written = write_json_atomic(&dir.join("run_config_resolved.json"), &run_config);
             let ws_written = ws_writer
                 .join()
@@ -321,6 +599,10 @@ impl PreparedRun {
             (ws_written.and(rc_written), run_config)
         });
         ws_written?;
+        if let Some(r) = self.reopened.as_ref().filter(|r| !r.continues_in_place()) {
+            reopen::copy_checkpoints(&r.src.dir, dir)
+                .map_err(|e| anyhow::anyhow!("cannot copy the source's checkpoints: {e}"))?;
+        }
         let env = self.req.env.clone();
         let python = self.req.python.clone();
         let gpu = self.gpu.clone();
@@ -333,11 +615,85 @@ impl PreparedRun {
                 .map_err(|e| format!("cannot write {ENVIRONMENT_TXT}: {e}"));
             (platform, written)
         });
+        let manifest = self.manifest_base(&run_config["git_sha"]);
         Ok(Started {
             id,
             run_config,
+            manifest,
             platform,
         })
+    }
+
+    /// The run config of a capsule continued in place: the persisted one, back to RUNNING,
+    /// with this attempt in its lineage (and, under --override-contract, the new contract).
+    fn reopened_run_config(&self, r: &Reopened, id: &RunIdentity, now: &str) -> Value {
+        let mut rc = r.src.run_config.clone();
+        let attempt = r.src.attempts + 1;
+        let reason = match r.mode {
+            ReopenMode::OverrideContract => "override_contract",
+            _ => "resume",
+        };
+        let (argv, _) = redact_argv(&self.req.veriscope_argv, &EnvPolicy::default());
+        if rc.get("lineage").is_none_or(|l| !l.is_object()) {
+            rc["lineage"] = json!({
+                "attempts": [{"attempt": 1, "reason": "start", "started_ts_utc": r.src.started_ts_utc,
+                              "ended_ts_utc": rc.get("ended_ts_utc").cloned().unwrap_or(Value::Null),
+                              "resumed_after_iter": null}],
+                "forked_from": null,
+            });
+        }
+        let entry = json!({
+            "attempt": attempt,
+            "reason": reason,
+            "started_ts_utc": now,
+            "ended_ts_utc": null,
+            "resumed_after_iter": r.recorded.last_iter(),
+            "veriscope_argv": argv,
+        });
+        match rc["lineage"]["attempts"].as_array_mut() {
+            Some(a) => a.push(entry),
+            None => rc["lineage"]["attempts"] = json!([entry]),
+        }
+        if r.mode == ReopenMode::OverrideContract || rc.get("gate_contract").is_none() {
+            if r.mode == ReopenMode::OverrideContract {
+                let change = json!({
+                    "ts_utc": now,
+                    "from_hash": r.src.gate_contract_hash,
+                    "to_hash": self.resolved.cfg.contract_hash(),
+                    "fields": r.diffs.iter().map(|d| d.field.clone()).collect::<Vec<_>>(),
+                });
+                match rc["lineage"]["contract_changes"].as_array_mut() {
+                    Some(a) => a.push(change),
+                    None => rc["lineage"]["contract_changes"] = json!([change]),
+                }
+            }
+            rc["gate_contract"] = self.resolved.persisted_object();
+            rc["gate"]["gate_preset"] = json!(id.gate_preset);
+            rc["gate"]["cadence"] = self.gate.cadence().to_json();
+            rc["gate"]["controls"] = self.gate.gate_controls();
+            if id.overrides.is_empty() {
+                if let Some(o) = rc.as_object_mut() {
+                    o.remove("overrides");
+                }
+            } else {
+                rc["overrides"] = Value::Object(id.overrides.clone());
+            }
+        }
+        rc["determinism"] = execution::determinism_record(self.strict(), &self.preconditions);
+        for (k, v) in [
+            ("lifecycle_state", json!("RUNNING")),
+            ("run_status", json!("running")),
+            ("ended_ts_utc", Value::Null),
+            ("wrapper_exit_code", Value::Null),
+            ("runner_exit_code", Value::Null),
+            ("runner_signal", Value::Null),
+        ] {
+            rc[k] = v;
+        }
+        if let Some(o) = rc.as_object_mut() {
+            o.remove("partial");
+        }
+        rc
     }
 
     fn initial_run_config(&self, id: &RunIdentity) -> Value {
@@ -379,32 +735,149 @@ impl PreparedRun {
         if !id.overrides.is_empty() {
             rc["overrides"] = Value::Object(id.overrides.clone());
         }
+        rc["gate_contract"] = self.resolved.persisted_object();
+        rc["determinism"] = execution::determinism_record(self.strict(), &self.preconditions);
+        let forked_from = self.reopened.as_ref().map(|r| {
+            json!({ "run_id": r.src.run_id, "outdir": r.src.dir.display().to_string(), "gate_contract_hash": r.src.gate_contract_hash })
+        });
+        rc["lineage"] = json!({
+            "attempts": [{"attempt": 1, "reason": if forked_from.is_some() { "fork" } else { "start" },
+                          "started_ts_utc": id.started_ts_utc, "ended_ts_utc": null,
+                          "resumed_after_iter": self.reopened.as_ref().and_then(|r| r.recorded.last_iter())}],
+            "forked_from": forked_from,
+        });
+        // Written now (without the dependency list and the runner's hello) so a killed run's
+        // capsule still names its seed and contract; finalization rewrites it complete.
+        let (manifest, manifest_hash) = self.manifest_base(&rc["git_sha"]).build(None, None);
+        rc["manifest"] = manifest;
+        rc["manifest_hash"] = json!(manifest_hash);
         rc
     }
 
-    fn supervise_and_finalize(self, started: Started, mut io: RunIo) -> RunReport {
+    /// The opening events of the run's governance (docs/replay.md §3).
+    fn opening(&self, id: &RunIdentity) -> Opening {
+        let hash = self.resolved.cfg.contract_hash();
+        let mut extra = serde_json::Map::new();
+        extra.insert("gate_contract_hash".into(), json!(hash));
+        extra.insert("run_seed".into(), json!(self.seed.value));
+        let Some(r) = &self.reopened else {
+            return Opening::Start { extra };
+        };
+        match r.mode {
+            ReopenMode::Resume => Opening::Reopen {
+                payload: json!({
+                    "run_id": id.run_id,
+                    "outdir": id.outdir,
+                    "reason": "resume",
+                    "attempt": r.src.attempts + 1,
+                    "resumed_after_iter": r.recorded.last_iter(),
+                    "gate_contract_hash": hash,
+                    "argv": redact_argv(&self.runner_argv, &EnvPolicy::default()).0,
+                    "entrypoint": { "kind": "wrapper", "name": format!("veriscope run {} --resume", self.req.kind.as_str()) },
+                }),
+            },
+            ReopenMode::OverrideContract => Opening::Rebind {
+                contract_override: json!({
+                    "from_hash": r.src.gate_contract_hash,
+                    "to_hash": hash,
+                    "fields": r.diffs.iter().map(|d| d.field.clone()).collect::<Vec<_>>(),
+                    "from_window_hash": r.src.window_hash,
+                    "to_window_hash": id.window_hash,
+                }),
+                extra,
+            },
+            ReopenMode::Fork { .. } => {
+                extra.insert(
+                    "forked_from".into(),
+                    json!({ "run_id": r.src.run_id, "outdir": r.src.dir.display().to_string(), "gate_contract_hash": r.src.gate_contract_hash }),
+                );
+                Opening::Start { extra }
+            }
+        }
+    }
+
+    /// Links a fork from its source: an `artifact_note` in the source's journal, under the
+    /// source's capsule lock.
+    fn note_fork_in_source(&self, id: &RunIdentity) -> Result<(), String> {
+        let Some(r) = self.reopened.as_ref().filter(|r| !r.continues_in_place()) else {
+            return Ok(());
+        };
+        let _lock = CapsuleLock::acquire(&r.src.dir).map_err(|e| e.to_string())?;
+        let mut journal = Journal::open(&r.src.dir.join(GOVERNANCE_LOG))
+            .map_err(|e| format!("cannot open the source journal: {e}"))?;
+        let payload = json!({
+            "note": "forked",
+            "run_id": r.src.run_id,
+            "fork_run_id": id.run_id,
+            "fork_outdir": id.outdir,
+            "gate_contract_hash": self.resolved.cfg.contract_hash(),
+        });
+        journal
+            .append(
+                "artifact_note",
+                payload,
+                None,
+                &utc_seconds(self.clock.now()),
+            )
+            .map(|_| ())
+            .map_err(|e| format!("cannot note the fork in the source journal: {e}"))
+    }
+
+    fn supervise_and_finalize(mut self, started: Started, mut io: RunIo) -> RunReport {
         let dir = self.outdir.path.clone();
         let id = started.id.clone();
         let mut spawn_error = None;
         let mut outcome = None;
         let mut internal = Vec::new();
-        let tee = TeeLog::create(&dir.join(RUNNER_OUTPUT_LOG));
+        if let Err(e) = self.note_fork_in_source(&id) {
+            internal.push(e);
+        }
+        let reopened = self.reopened.take();
+        let in_place = reopened.as_ref().is_some_and(Reopened::continues_in_place);
+        let tee = if in_place {
+            TeeLog::open_append(&dir.join(RUNNER_OUTPUT_LOG))
+        } else {
+            TeeLog::create(&dir.join(RUNNER_OUTPUT_LOG))
+        };
         let journal = Journal::open_with(&dir.join(GOVERNANCE_LOG), JOURNAL_DURABILITY);
         let policy = EnvPolicy::default();
         let ctx = JournalContext {
             argv: redact_argv(&self.runner_argv, &policy).0,
             entrypoint: json!({ "kind": "wrapper", "name": format!("veriscope run {}", self.req.kind.as_str()) }),
             code_identity: json!({ "package": "veriscope", "package_version": env!("CARGO_PKG_VERSION"), "git_sha": started.run_config["git_sha"] }),
-            env_distributed: env_distributed(&self.req.env),
+            env_distributed: launch_distributed(&self.req.env, &self.runner_argv),
         };
         let _ = fs::File::create(dir.join(METRICS_FALLBACK_FILE));
+        // child_env reads `reopened` (VERISCOPE_RESUME): put it back for the call.
+        self.reopened = reopened;
         let child_env = self.child_env(&id);
+        let opening = self.opening(&id);
+        let reopened = self.reopened.take();
         let mut live = None;
         let mut metrics_ref = None;
+        let mut prior: Vec<GateCheck> = Vec::new();
         match (tee, journal) {
             (Ok(tee), Ok(journal)) => {
-                let mut run = LiveRun::new(self.gate, journal, id.clone(), ctx, self.clock.clone());
-                match MetricsLog::create(&dir) {
+                let mut gate = self.gate;
+                let mut resume = None;
+                if let Some(r) = &reopened {
+                    // Restore the gate's state from the recorded stream (docs/replay.md §3).
+                    prior = reopen::replay(&mut *gate, &r.recorded.samples);
+                    resume = Some(ResumeState {
+                        replayed: prior.clone(),
+                        journaled: r.journaled.clone(),
+                        skip_through: r.recorded.last_iter(),
+                        recorded_loss: r.recorded.loss_by_iter.clone(),
+                        ..Default::default()
+                    });
+                }
+                let mut run = LiveRun::new(gate, journal, id.clone(), ctx, self.clock.clone())
+                    .with_opening(opening);
+                if let Some(state) = resume {
+                    run = run.with_resume(state);
+                }
+                let recorded: &[String] = reopened.as_ref().map_or(&[], |r| &r.recorded.lines);
+                match MetricsLog::create_with(&dir, recorded) {
                     Ok(log) => run = run.with_metrics_log(log),
                     Err(e) => internal.push(format!("cannot create {METRICS_LOG}: {e}")),
                 }
@@ -435,6 +908,9 @@ impl PreparedRun {
                 }
                 if let Err(e) = run.ensure_started() {
                     internal.push(format!("{e:#}"));
+                }
+                if let (Some(o), false) = (outcome.as_mut(), prior.is_empty()) {
+                    merge_prior_checks(o, &prior);
                 }
                 // Every path (normal end, runner crash, signals, spawn failure) comes through
                 // here: the journal's group commit ends with a sync, and so do metrics.jsonl
@@ -475,10 +951,12 @@ impl PreparedRun {
             .as_ref()
             .and_then(|l| l.hello())
             .map(|h| Value::Object(h.fields.clone()));
+        let resume_counts = live.as_ref().and_then(LiveRun::resume_counts);
         let fin = Finalizer {
             dir: dir.clone(),
             id,
             clock: self.clock.clone(),
+            resume_counts,
         };
         let report = fin.finalize(
             started,
@@ -514,11 +992,32 @@ impl PreparedRun {
     }
 }
 
+/// Puts the checks replayed from a reopened capsule's record before the live ones, with
+/// their rendered records, so results.json holds every check of the run.
+fn merge_prior_checks(o: &mut SuperviseOutcome, prior: &[GateCheck]) {
+    let mut checks = prior.to_vec();
+    checks.append(&mut o.checks);
+    o.checks = checks;
+    let rendered: Option<Vec<String>> = prior
+        .iter()
+        .map(|c| artifacts::gate_record_text(c).ok())
+        .collect();
+    o.gate_records = match (rendered, o.gate_records.take()) {
+        (Some(mut all), Some(live)) => {
+            all.extend(live);
+            Some(all)
+        }
+        _ => None,
+    };
+}
+
 /// Writes the end-of-run artifacts.
 struct Finalizer {
     dir: PathBuf,
     id: RunIdentity,
     clock: Arc<dyn Clock>,
+    /// `(skipped, divergent)` re-emitted samples of a resumed run.
+    resume_counts: Option<(u64, u64)>,
 }
 
 impl Finalizer {
@@ -570,6 +1069,23 @@ impl Finalizer {
             }
         }
         let mut rc = started.run_config;
+        let hello_spec = hello.as_ref().and_then(|h| h.get("spec")).cloned();
+        let (manifest, manifest_hash) = started
+            .manifest
+            .build(hello_spec, platform.dependency_text.as_deref());
+        rc["manifest"] = manifest;
+        rc["manifest_hash"] = json!(manifest_hash);
+        if let Some(last) = rc
+            .pointer_mut("/lineage/attempts")
+            .and_then(Value::as_array_mut)
+            .and_then(|a| a.last_mut())
+        {
+            last["ended_ts_utc"] = json!(ended);
+            if let Some((skipped, divergent)) = self.resume_counts {
+                last["replayed_samples_skipped"] = json!(skipped);
+                last["replayed_samples_divergent"] = json!(divergent);
+            }
+        }
         rc["dependencies"] = platform.dependencies;
         rc["runner"]["hello"] = hello.unwrap_or(Value::Null);
         rc["lifecycle_state"] = json!("FINALIZED");

@@ -16,7 +16,12 @@ the model, before the Trainer touches it.
 Iterations are 0-based: the sample after the first optimizer step has ``iter`` 0,
 so snapshots land on iters 0, 5, 10, ... like the built-in trainer's.
 
-Single process only: on ranks other than 0 the callback is inert.
+Distributed (torchrun / DDP): the callback runs on EVERY rank. Each rank probes the
+fixed batch and measures; the snapshot is all-reduced and rank 0 alone streams one global
+sample; rank 0's view of the wrapper's ``stop`` reaches every rank in the same collective,
+so all ranks set ``should_training_stop`` after the same step (docs/distributed.md).
+Call :meth:`VeriscopeCallback.attach` with the ``Trainer`` to report the Trainer's own
+pre-clip global gradient norm (without it, DDP ranks report their local pre-reduction norm).
 """
 
 from __future__ import annotations
@@ -108,20 +113,43 @@ class VeriscopeCallback(TrainerCallback):
         self._captured: Optional[torch.Tensor] = None
         self._blocks: Optional[torch.nn.ModuleList] = None
         self._active = True
+        self._attached = False
+        self._trainer_norm: Any = None
+        self._partial_sum_scale = 1
+
+    def attach(self, trainer: Any) -> "VeriscopeCallback":
+        """Adds this callback to ``trainer`` and reads the gradient norm the Trainer computes
+        itself (pre-clip, over the all-reduced gradients under DDP) instead of per-parameter
+        hooks. Returns ``self``."""
+        if self not in getattr(trainer.callback_handler, "callbacks", []):
+            trainer.add_callback(self)
+        original = getattr(trainer, "_get_grad_norm", None)
+        if callable(original):
+
+            def _get_grad_norm(model: Any, grad_norm: Any = None) -> Any:
+                value = original(model, grad_norm=grad_norm)
+                self._trainer_norm = value  # a tensor: read (.item()) only on snapshot steps
+                return value
+
+            trainer._get_grad_norm = _get_grad_norm
+            self._attached = True
+        return self
 
     # -- Trainer events --------------------------------------------------------------------
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        self._active = bool(getattr(state, "is_world_process_zero", True))
-        if not self._active or model is None:
+        # Every rank measures (the snapshot is all-reduced); the Monitor lets only rank 0 write.
+        if model is None:
+            self._active = False
             return
+        # With average_tokens_across_devices the model divides by the tokens of ALL ranks
+        # and the Trainer multiplies the loss by the world size (Trainer.compute_loss).
+        world = int(getattr(args, "world_size", 1) or 1)
+        self._partial_sum_scale = world if getattr(args, "average_tokens_across_devices", False) and world > 1 else 1
         self._install_hooks(model)
-        self.monitor.hello(
-            seed=getattr(args, "seed", None),
-            distributed=_distributed_info(args),
-            model=self._model_info(model),
-            **{k: v for k, v in self.hello_extra.items() if v is not None},
-        )
+        extra = {k: v for k, v in self.hello_extra.items() if v is not None or k == "resume"}
+        seed = extra.pop("seed", getattr(args, "seed", None))
+        self.monitor.hello(seed=seed, model=self._model_info(model), **extra)
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._micro_losses.clear()
@@ -133,7 +161,10 @@ class VeriscopeCallback(TrainerCallback):
         self._grad_norm, self._lr = None, None
         if not self._want_grads:
             return
-        if self._grad_sq:  # pre-clip norm from the post-accumulate hooks
+        if self._attached and self._trainer_norm is not None:  # the Trainer's own pre-clip norm
+            value = self._trainer_norm
+            self._grad_norm = float(value.item() if hasattr(value, "item") else value)
+        elif self._grad_sq:  # pre-clip norm from the post-accumulate hooks
             self._grad_norm = math.sqrt(sum(self._grad_sq.values()))
         elif model is not None:  # no hooks: gradients here are already clipped
             self._grad_norm = _grad_norm(model)
@@ -164,7 +195,7 @@ class VeriscopeCallback(TrainerCallback):
     def _install_hooks(self, model: torch.nn.Module) -> None:
         self.remove_hooks()
         self._hooks.append(model.register_forward_hook(self._on_model_output, with_kwargs=True))
-        if hasattr(torch.Tensor, "register_post_accumulate_grad_hook"):
+        if not self._attached and hasattr(torch.Tensor, "register_post_accumulate_grad_hook"):
             # Trainer clips gradients before any callback event; these hooks see each
             # parameter's accumulated gradient before clipping (only on snapshot steps).
             for param in model.parameters():
@@ -208,7 +239,9 @@ class VeriscopeCallback(TrainerCallback):
         if not self._micro_losses:
             return None
         total = sum(self._micro_losses)
-        return total if self._losses_are_partial_sums else total / len(self._micro_losses)
+        if self._losses_are_partial_sums:
+            return total * self._partial_sum_scale
+        return total / len(self._micro_losses)
 
     # -- probe -----------------------------------------------------------------------------
 
@@ -266,16 +299,3 @@ def _current_lr(optimizer: Any) -> Optional[float]:
     if optimizer is not None and getattr(optimizer, "param_groups", None):
         return float(optimizer.param_groups[0]["lr"])
     return None
-
-
-def _distributed_info(args: Any) -> Dict[str, Any]:
-    world = int(getattr(args, "world_size", 1) or 1)
-    local_rank = getattr(args, "local_rank", -1)
-    return {
-        "world_size_observed": world,
-        "rank": int(getattr(args, "process_index", 0) or 0),
-        "local_rank": None if local_rank in (-1, None) else int(local_rank),
-        "backend": getattr(args, "ddp_backend", None),
-        "ddp_wrapped": world > 1,
-        "distributed_mode": "single_process" if world == 1 else "ddp",
-    }

@@ -20,6 +20,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
+from .distributed import env_rank, inherited_fd
+
 PROTOCOL_VERSION = 1
 #: Metrics the gate's window declaration uses (algorithm.md §3.1).
 GATE_METRICS = ("var_out_k", "eff_dim", "rankme", "cos_disp")
@@ -31,6 +33,8 @@ EWMA_ALPHA = 0.1
 ENV_METRICS_FD = "VERISCOPE_METRICS_FD"
 ENV_METRICS_PATH = "VERISCOPE_METRICS_PATH"
 ENV_CONTROL_FD = "VERISCOPE_CONTROL_FD"
+#: hello fields written even when ``None`` (``"resume": null`` means "did not resume").
+HELLO_NULLABLE = frozenset({"resume"})
 
 
 class StreamError(RuntimeError):
@@ -143,8 +147,15 @@ class MetricsStream:
         self.lines_written = 0
 
     @classmethod
-    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> Optional["MetricsStream"]:
-        """Opens the stream the wrapper announced, or returns ``None`` outside a wrapper."""
+    def from_env(cls, env: Optional[Mapping[str, str]] = None, chief_only: bool = True) -> Optional["MetricsStream"]:
+        """Opens the stream the wrapper announced, or returns ``None`` outside a wrapper.
+
+        With ``chief_only`` (default) a process whose launch rank (``RANK`` /
+        ``SLURM_PROCID``) is not 0 gets ``None``: one stream per run, from the chief. In a
+        torchrun worker, whose launcher closed the inherited fd, the launcher's copy of the
+        pipe is reopened (:func:`veriscope.distributed.inherited_fd`); failing that the
+        stream appends to ``VERISCOPE_METRICS_PATH``.
+        """
         env = os.environ if env is None else env
         fd_text = env.get(ENV_METRICS_FD, "").strip()
         path = env.get(ENV_METRICS_PATH, "").strip() or None
@@ -156,6 +167,17 @@ class MetricsStream:
                 raise StreamError(f"{ENV_METRICS_FD}={fd_text!r} is not a decimal fd") from None
         if fd is None and path is None:
             return None
+        if chief_only and env_rank(env) != 0:
+            return None  # only rank 0 writes the stream (docs/distributed.md)
+        if fd is not None:
+            # A torchrun worker lost the inherited fd: reopen the launcher's copy.
+            resolved = inherited_fd(fd, write=True, env=env)
+            if resolved is None and path is None:
+                raise StreamError(f"metrics fd {fd} is not open and no fallback path was given")
+            stream = cls(fd=resolved, path=path) if resolved is not None else cls(path=path)
+            if resolved is not None and resolved != fd:
+                stream._owns_fd = True
+            return stream
         return cls(fd=fd, path=path)
 
     # -- protocol lines -------------------------------------------------------------
@@ -185,7 +207,7 @@ class MetricsStream:
             obj["metric_interval"] = int(metric_interval)
         if seed is not None:
             obj["seed"] = int(seed)
-        obj.update({k: v for k, v in extra.items() if v is not None})
+        obj.update({k: v for k, v in extra.items() if v is not None or k in HELLO_NULLABLE})
         self._write(obj)
         self._hello_sent = True
 
@@ -333,8 +355,9 @@ class ControlChannel:
         self.malformed = 0
 
     @classmethod
-    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> Optional["ControlChannel"]:
-        """Opens the announced control fd, or returns ``None`` when none is usable."""
+    def from_env(cls, env: Optional[Mapping[str, str]] = None, chief_only: bool = True) -> Optional["ControlChannel"]:
+        """Opens the announced control fd, or returns ``None`` when none is usable (or, with
+        ``chief_only``, on a rank other than 0: the chief broadcasts the decision)."""
         env = os.environ if env is None else env
         text = env.get(ENV_CONTROL_FD, "").strip()
         if not text:
@@ -343,7 +366,10 @@ class ControlChannel:
             fd = int(text)
         except ValueError:
             raise StreamError(f"{ENV_CONTROL_FD}={text!r} is not a decimal fd") from None
-        return cls(fd) if _fd_is_open(fd) else None
+        if chief_only and env_rank(env) != 0:
+            return None
+        resolved = inherited_fd(fd, write=False, env=env)
+        return cls(resolved) if resolved is not None else None
 
     @property
     def latest(self) -> Optional[Decision]:

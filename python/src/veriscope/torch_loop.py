@@ -17,6 +17,14 @@ Typical plain-PyTorch use::
     mon.finish()
 
 ``model_fn(batch)`` returns the hidden states to measure, shape (..., D).
+
+Distributed (torchrun / DDP, docs/distributed.md): create the monitor on EVERY rank and
+call ``step`` on every rank at every iteration. Once a ``torch.distributed`` process group
+is up (world > 1), each snapshot is all-reduced (:func:`veriscope.distributed.reduce_snapshot`):
+every rank measures, rank 0 streams ONE global sample (means over ranks), and rank 0's
+view of the wrapper's stop decision reaches every rank in the same collective, so ``step``
+returns True on all ranks at the same iteration. Only rank 0 opens the stream and the
+control channel.
 """
 
 from __future__ import annotations
@@ -27,7 +35,9 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 from . import __version__
+from .distributed import DistContext, env_rank, reduce_snapshot
 from .metrics import METRIC_NAMES, MetricConfig, MetricState, MetricValues
+from .repro import derived_seeds, env_run_seed
 from .stream import ControlChannel, LossEwma, MetricsStream, finite_or_none
 
 DEFAULT_METRIC_INTERVAL = 5  # tuned_v0's metric_interval (algorithm.md §1)
@@ -111,21 +121,58 @@ class Monitor:
         self._last_seen_iter: Optional[int] = None  # last iteration passed to step()
         self._hello_done = False
         self._t0 = time.monotonic()
+        self._env = env
+        #: Rank per the launch env; the process group (once up) has the last word.
+        self.rank = env_rank(env)
+        self._dist: Optional[DistContext] = None
+        self._dist_stop = False
+        #: Across-rank spread (max - min) of each reduced field at the last snapshot.
+        self.last_spread: Dict[str, Optional[float]] = {}
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **kwargs: Any) -> "Monitor":
         """A monitor on the wrapper's stream and control fds (both optional)."""
         env = os.environ if env is None else env
+        if env_rank(env) != 0:  # only the chief talks to the wrapper
+            return cls(stream=None, control=None, env=env, **kwargs)
         return cls(stream=MetricsStream.from_env(env), control=ControlChannel.from_env(env), env=env, **kwargs)
+
+    # -- distribution ----------------------------------------------------------------------
+
+    def dist(self) -> DistContext:
+        """The distributed context; fixed once a process group is seen (or at the first sample)."""
+        if self._dist is None or not self._dist.initialized:
+            ctx = DistContext.detect(self._env)
+            if ctx.initialized or self._hello_done:
+                self._dist = ctx
+            if ctx.initialized:
+                self.rank = ctx.rank
+            return ctx
+        return self._dist
+
+    @property
+    def is_chief(self) -> bool:
+        return self.rank == 0
 
     # -- protocol ------------------------------------------------------------------------
 
     def hello(self, seed: Optional[int] = None, **extra: Any) -> None:
-        """Writes ``hello`` once; later calls are no-ops (``step`` calls it lazily)."""
+        """Writes ``hello`` once; later calls are no-ops (``step`` calls it lazily).
+
+        Filled in unless given: ``distributed`` (:meth:`dist`), ``seed`` and ``seeds`` from
+        ``$VERISCOPE_SEED`` (derived as contracts::seeds derives them), ``resume: null``.
+        Call it after ``init_process_group`` so ``distributed`` sees the process group.
+        """
         if self._hello_done:
             return
+        extra.setdefault("distributed", self.dist().payload())
         self._hello_done = True
-        if self.stream is not None:
+        if seed is None:
+            seed = env_run_seed(self._env)
+        if seed is not None and "seeds" not in extra:
+            extra["seeds"] = {"run_seed": int(seed), **derived_seeds(int(seed))}
+        extra.setdefault("resume", None)
+        if self.stream is not None and self.is_chief:
             self.stream.hello(
                 runner=self.runner,
                 runner_version=__version__,
@@ -195,7 +242,16 @@ class Monitor:
         return self.poll_stop()
 
     def poll_stop(self) -> bool:
-        """Drains the control channel; True once a ``stop`` action arrived."""
+        """Drains the control channel; True once a ``stop`` action arrived.
+
+        Distributed (process group up, world > 1): True once a snapshot's all-reduce
+        carried the chief's stop, identical on every rank; the chief's channel is read only
+        at snapshots, so a decision takes effect at the next snapshot on all ranks at once.
+        """
+        if self._dist is not None and self._dist.active:
+            if self._dist_stop and self.status is None:
+                self.status = "stopped_on_fail"
+            return self._dist_stop
         if self.control is None:
             return False
         self.control.poll()
@@ -205,6 +261,8 @@ class Monitor:
 
     @property
     def stop_requested(self) -> bool:
+        if self._dist is not None and self._dist.active:
+            return self._dist_stop
         return self.control is not None and self.control.stop_requested
 
     def finish(self, status: Optional[str] = None, reason: Optional[str] = None) -> None:
@@ -212,7 +270,7 @@ class Monitor:
         if status is None:
             status = self.status or "completed"
         self.status = status
-        if self.stream is not None:
+        if self.stream is not None and self.is_chief:
             self.hello()
             self.stream.end(iter=self._last_seen_iter, status=status, reason=reason, wall_s=time.monotonic() - self._t0)
 
@@ -229,6 +287,12 @@ class Monitor:
             timing["step_ms"] = sum(self._step_ms) / len(self._step_ms)
         # Non-finite loss/grad were counted in step(); send them as null here so the
         # stream does not count them a second time.
+        nonfinite = dict(self._nonfinite)
+        if not self._hello_done:
+            self.hello()
+        ctx = self.dist()
+        if ctx.active:
+            metrics, loss, ewma, grad, nonfinite = self._all_reduce(metrics, loss, ewma, grad, nonfinite, timing)
         sample = {
             "iter": iter,
             "metrics": metrics,
@@ -236,12 +300,11 @@ class Monitor:
             "ewma_loss": ewma,
             "grad_norm": finite_or_none(grad),
             "lr": finite_or_none(lr),
-            "nonfinite": dict(self._nonfinite),
+            "nonfinite": nonfinite,
             "timing": timing or None,
             **extra,
         }
-        if self.stream is not None:
-            self.hello()
+        if self.stream is not None and self.is_chief:
             self.stream.sample(**sample)
         self.history.append(sample)
         del self.history[:-HISTORY_LIMIT]
@@ -249,6 +312,32 @@ class Monitor:
         self._step_ms.clear()
         self._pending_timing = {}
         self._nonfinite = {"loss": 0, "grad": 0, "hidden": 0}
+
+
+    def _all_reduce(
+        self,
+        metrics: Dict[str, Any],
+        loss: Any,
+        ewma: Optional[float],
+        grad: Any,
+        nonfinite: Dict[str, int],
+        timing: Dict[str, float],
+    ) -> "tuple[Dict[str, Any], Any, Optional[float], Any, Dict[str, int]]":
+        """The global snapshot: every rank's values averaged, counts summed, stop agreed."""
+        local_stop = False
+        if self.is_chief and self.control is not None:
+            self.control.poll()
+            local_stop = self.control.stop_requested
+        values = dict(metrics)
+        values.update({"loss": finite_or_none(loss), "ewma_loss": ewma, "grad_norm": finite_or_none(grad)})
+        counters = dict(nonfinite)
+        red = reduce_snapshot(values, counters, local_stop)
+        self._dist_stop = self._dist_stop or red.stop
+        self.last_spread = red.spread
+        timing["allreduce_ms"] = red.allreduce_ms
+        out_metrics = {name: red.values[name] for name in METRIC_NAMES}
+        counts = {k: red.counters.get(k, 0) for k in ("loss", "grad", "hidden")}
+        return out_metrics, red.values["loss"], red.values["ewma_loss"], red.values["grad_norm"], counts
 
 
 def _scalar(x: Any) -> Optional[float]:

@@ -6,3 +6,4 @@ mod properties;
 mod python_compare;
 mod random_json;
 mod vectors;
+mod view;

@@ -30,7 +30,7 @@ pub fn is_known_event(event: &str) -> bool {
 }
 
 /// Missing and invalid payload keys; empty when the payload meets the event's requirements.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct PayloadProblems {
     missing: BTreeSet<&'static str>,
     invalid: BTreeSet<&'static str>,

@@ -318,6 +318,111 @@ fn two_concurrent_writers_never_interleave() {
     assert_eq!(revs, (1..=400).collect::<Vec<_>>());
 }
 
+#[test]
+fn block_reader_equals_whole_buffer_at_any_block_size() {
+    let (_dir, path) = journal_with(6);
+    let good = std::fs::read(&path).unwrap();
+    let mut damaged = good.clone();
+    damaged.splice(40..40, [0xff, b'\n', b' ', b'\n']);
+    let long = format!("{{\"pad\":\"{}\"}}\n", "x".repeat(5000));
+    let mut long_lines = long.clone().into_bytes();
+    long_lines.extend_from_slice(&good);
+    long_lines.extend_from_slice(long.as_bytes());
+    let mut unterminated = good.clone();
+    unterminated.pop();
+    for data in [
+        good,
+        damaged,
+        long_lines,
+        unterminated,
+        Vec::new(),
+        b"\n\n".to_vec(),
+    ] {
+        let whole = verify_bytes(&data, &strict());
+        for block in [1, 2, 7, 64, 1000, 1 << 20] {
+            let mut verifier = Verifier::new(strict(), ChainState::default(), LineReader::Auto);
+            let mut seen = Vec::new();
+            feed_blocks(
+                &data[..],
+                &mut verifier,
+                Some(&mut |n, _| seen.push(n)),
+                block,
+            )
+            .unwrap();
+            assert_eq!(verifier.finish().0, whole, "block {block}");
+            let mut want = Vec::new();
+            verify_bytes_with(&data, &strict(), &mut |n, _| want.push(n));
+            assert_eq!(seen, want, "block {block}");
+        }
+    }
+}
+
+/// Canonical journal lines as a writer renders them: gate decisions with a note between.
+fn bulk_lines(n: usize) -> Vec<String> {
+    let mut prev: Option<String> = None;
+    (1..=n)
+        .map(|rev| {
+            let (event, payload) = if rev % 5 == 0 {
+                ("artifact_note", note(rev))
+            } else {
+                let skip = rev % 7 == 0;
+                let audit = if skip {
+                    json!({"evaluated": false, "per_metric_tv": {}, "policy": "p", "reason": "not_evaluated"})
+                } else {
+                    json!({"evaluated": true, "per_metric_tv": {"m": 0.08}, "policy": "p", "reason": "ok",
+                           "worst_DW": 1e-5, "eps_eff": 0.2, "evidence_total": 16, "min_evidence": 16})
+                };
+                let decision = if skip { "skip" } else { "pass" };
+                ("gate_decision_v1", json!({"run_id": "r", "outdir": "o", "iter": rev, "decision": decision,
+                                             "ok": true, "warn": false, "audit": audit}))
+            };
+            let mut entry = json!({"schema_version": 1, "rev": rev, "ts_utc": TS, "actor": null,
+                                   "event": event, "payload": payload, "prev_hash": prev});
+            let hash = veriscope_canon::sha256_hex(&entry).unwrap();
+            entry["entry_hash"] = json!(hash);
+            prev = Some(hash);
+            veriscope_canon::to_canonical_string(&entry).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn parallel_batches_equal_one_line_at_a_time() {
+    let mut lines = bulk_lines(PARALLEL_MIN_LINES + 3 * 4096 + 17);
+    assert!(lines.iter().all(|l| fast::examine_canonical(l).is_some()));
+    lines[10] = lines[10].replace("\"iter\":11", "\"iter\":12");
+    lines[4100] = "{not json".to_owned();
+    lines[9000] = lines[9000].replace("0.08", "0.080");
+    lines.remove(12000);
+    lines.insert(5000, String::new());
+    let mut data = lines.join("\n").into_bytes();
+    data.extend_from_slice(b"\n\xff\xfe\n");
+    for reader in [LineReader::Auto, LineReader::ValueOnly] {
+        for with_visitor in [false, true] {
+            let mut batched = Verifier::new(strict(), ChainState::default(), reader);
+            let mut seen = Vec::new();
+            let mut visit = |n: usize, m: &Map<String, Value>| seen.push((n, m.len()));
+            batched.feed_all(
+                &data,
+                with_visitor.then_some(&mut visit as &mut LineVisitor<'_>),
+            );
+            let mut single = Verifier::new(strict(), ChainState::default(), reader);
+            let mut want = Vec::new();
+            let mut visit = |n: usize, m: &Map<String, Value>| want.push((n, m.len()));
+            for line in data.split_inclusive(|b| *b == b'\n') {
+                single.feed_all(
+                    line,
+                    with_visitor.then_some(&mut visit as &mut LineVisitor<'_>),
+                );
+            }
+            let (batched, single) = (batched.finish().0, single.finish().0);
+            assert_eq!(batched, single, "{reader:?} visitor={with_visitor}");
+            assert_eq!(seen, want);
+            assert_eq!(batched.errors.len(), 7, "{:?}", batched.errors);
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 

@@ -7,9 +7,11 @@
 //! `json_error` finding, never a crash (A17.4).
 
 use std::collections::BTreeMap;
+use std::sync::mpsc;
 
 use serde_json::{Map, Value};
 
+use super::fast::examine_canonical_view;
 use super::payload::{PayloadProblems, check_payload, is_known_event};
 use crate::isotime::parse_iso_utc;
 use crate::load::python_json_message;
@@ -72,9 +74,23 @@ pub(crate) struct ChainState {
     pub lines: usize,
 }
 
+/// How lines are read; the findings are identical either way (docs/governance.md
+/// "Performance").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LineReader {
+    /// Canonical lines through the borrowed fast path (`fast.rs`), every other line and
+    /// every line the fast path has any doubt about through `serde_json::Value`.
+    #[default]
+    Auto,
+    /// Every line through `serde_json::Value` (the reference implementation; benchmarks
+    /// and equivalence tests use it).
+    ValueOnly,
+}
+
 /// Streaming verifier: feed lines, then take the report.
 pub(crate) struct Verifier {
     opts: VerifyOptions,
+    reader: LineReader,
     pub(crate) state: ChainState,
     report: LogReport,
 }
@@ -84,9 +100,10 @@ pub(crate) struct Verifier {
 pub type LineVisitor<'a> = dyn FnMut(usize, &Map<String, Value>) + 'a;
 
 impl Verifier {
-    pub(crate) fn new(opts: VerifyOptions, state: ChainState) -> Self {
+    pub(crate) fn new(opts: VerifyOptions, state: ChainState, reader: LineReader) -> Self {
         Verifier {
             opts,
+            reader,
             state,
             report: LogReport::default(),
         }
@@ -97,46 +114,89 @@ impl Verifier {
     /// Per-line work (parse, payload checks, canonical hash) is pure, so large journals are
     /// examined in batches on worker threads; only the chain (rev, prev_hash, ts order) and
     /// the visitor run in line order on this thread. Results are identical to a sequential
-    /// pass: the same warnings in the same order (cli_contracts A6.3).
-    pub(crate) fn feed_all(&mut self, data: &[u8], visit: &mut LineVisitor<'_>) {
-        let mut pieces: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
-        if pieces.last().is_some_and(|p| p.is_empty()) {
-            pieces.pop();
-        }
+    /// pass: the same warnings in the same order (cli_contracts A6.3). Without a visitor,
+    /// lines the fast path accepts never become a `Value`.
+    pub(crate) fn feed_all(&mut self, data: &[u8], mut visit: Option<&mut LineVisitor<'_>>) {
+        let pieces = split_lines(data);
+        let how = Examine {
+            reader: self.reader,
+            need_map: visit.is_some(),
+        };
         let workers = worker_count(pieces.len());
         if workers <= 1 {
             for piece in pieces {
-                let line = examine_line(piece);
-                self.commit_line(line, visit);
+                let line = how.line(piece);
+                drop(self.commit_line(line, visit.as_deref_mut()));
             }
             return;
         }
         std::thread::scope(|scope| {
-            // Workers examine batch k+1 while this thread commits batch k.
+            // One long-lived thread per worker for the whole call: threads spawned per batch
+            // start with fresh allocator heaps, and the page faults showed in profiles.
+            // Worker i examines chunk i of every batch and answers on its own channel, so
+            // results come back in file order; this thread commits batch k while the
+            // workers examine batch k+1.
+            let mut jobs = Vec::with_capacity(workers);
+            let mut results = Vec::with_capacity(workers);
+            let mut handles = Vec::with_capacity(workers);
+            for _ in 0..workers {
+                let (job_tx, job_rx) = mpsc::channel::<Job<'_>>();
+                let (res_tx, res_rx) = mpsc::channel::<Vec<ExaminedLine>>();
+                handles.push(scope.spawn(move || {
+                    for (chunk, spent) in job_rx {
+                        // Visited maps of an earlier batch (tens of allocations per line):
+                        // freeing them is a worker's job, not the ordered thread's.
+                        drop(spent);
+                        let examined = chunk.iter().map(|p| how.line(*p)).collect();
+                        if res_tx.send(examined).is_err() {
+                            return;
+                        }
+                    }
+                }));
+                jobs.push(job_tx);
+                results.push(res_rx);
+            }
             let mut pending: Option<Vec<ExaminedLine>> = None;
-            for batch in pieces.chunks(BATCH_LINES) {
-                let part = batch.len().div_ceil(workers);
-                let handles: Vec<_> = batch
-                    .chunks(part)
-                    .map(|chunk| {
-                        scope.spawn(move || chunk.iter().map(|p| examine_line(p)).collect())
-                    })
-                    .collect();
+            let mut spent = Vec::new();
+            let mut complete = true;
+            'batches: for batch in pieces.chunks(BATCH_LINES) {
+                let chunks: Vec<_> = batch.chunks(batch.len().div_ceil(workers)).collect();
+                for (i, chunk) in chunks.iter().enumerate() {
+                    let free = if i == 0 {
+                        std::mem::take(&mut spent)
+                    } else {
+                        Vec::new()
+                    };
+                    if jobs[i].send((chunk, free)).is_err() {
+                        complete = false;
+                        break 'batches;
+                    }
+                }
                 if let Some(done) = pending.take() {
-                    self.commit_all(done, visit);
+                    spent = self.commit_all(done, visit.as_deref_mut());
                 }
                 let mut examined = Vec::with_capacity(batch.len());
-                for handle in handles {
-                    let part: Vec<ExaminedLine> = handle
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                for rx in &results[..chunks.len()] {
+                    let Ok(part) = rx.recv() else {
+                        complete = false;
+                        break 'batches;
+                    };
                     examined.extend(part);
                 }
                 pending = Some(examined);
             }
-            if let Some(done) = pending {
-                self.commit_all(done, visit);
+            if complete && let Some(done) = pending {
+                spent = self.commit_all(done, visit);
+                let _ = jobs[0].send((&[], spent));
             }
+            drop(jobs);
+            for handle in handles {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            }
+            // Only a worker panic (re-raised above) can break a channel.
+            assert!(complete, "journal worker stopped without a panic");
         });
     }
 
@@ -149,25 +209,47 @@ impl Verifier {
         (self.report, self.state)
     }
 
-    fn commit_all(&mut self, lines: Vec<ExaminedLine>, visit: &mut LineVisitor<'_>) {
+    /// Commits a batch in order; returns the visited maps, for the caller to free.
+    fn commit_all(
+        &mut self,
+        lines: Vec<ExaminedLine>,
+        mut visit: Option<&mut LineVisitor<'_>>,
+    ) -> Vec<Map<String, Value>> {
+        let mut spent = Vec::new();
         for line in lines {
-            self.commit_line(line, visit);
+            spent.extend(self.commit_line(line, visit.as_deref_mut()));
         }
+        spent
     }
 
-    /// Applies one examined line to the chain, in file order.
-    fn commit_line(&mut self, line: ExaminedLine, visit: &mut LineVisitor<'_>) {
+    /// Applies one examined line to the chain, in file order; returns the visited map.
+    fn commit_line(
+        &mut self,
+        line: ExaminedLine,
+        visit: Option<&mut LineVisitor<'_>>,
+    ) -> Option<Map<String, Value>> {
         self.state.lines += 1;
         let n = self.state.lines;
         match line {
-            ExaminedLine::Blank => {}
-            ExaminedLine::Unreadable(detail) => self.reject(n, None, detail),
+            ExaminedLine::Blank => None,
+            ExaminedLine::Unreadable(detail) => {
+                self.reject(n, None, detail);
+                None
+            }
+            // Only produced when there is no visitor.
+            ExaminedLine::Canonical(entry) => {
+                self.accept(n, entry);
+                None
+            }
             ExaminedLine::Object { map, entry } => {
-                visit(n, &map);
+                if let Some(visit) = visit {
+                    visit(n, &map);
+                }
                 match entry {
                     Ok(entry) => self.accept(n, entry),
                     Err((rev, detail)) => self.reject(n, rev, detail),
                 }
+                Some(map)
             }
         }
     }
@@ -268,12 +350,33 @@ impl Verifier {
     }
 }
 
+/// The `\n`-separated lines of `data` (a final empty piece dropped), each as text or `None`
+/// when it is not UTF-8. A journal is normally UTF-8 as a whole: one validation pass, then
+/// `str::split`, which finds `\n` with core's word-at-a-time `memchr` (a byte-wise split
+/// was 6% of a verify).
+fn split_lines(data: &[u8]) -> Vec<Option<&str>> {
+    let mut pieces: Vec<Option<&str>> = match std::str::from_utf8(data) {
+        Ok(text) => text.split('\n').map(Some).collect(),
+        Err(_) => data
+            .split(|b| *b == b'\n')
+            .map(|p| std::str::from_utf8(p).ok())
+            .collect(),
+    };
+    if pieces.last().is_some_and(|p| p.is_some_and(str::is_empty)) {
+        pieces.pop();
+    }
+    pieces
+}
+
+/// A worker's job: lines to examine, and visited maps to free.
+type Job<'a> = (&'a [Option<&'a str>], Vec<Map<String, Value>>);
+
 /// Lines per batch handed to the workers: large enough to amortise thread start-up, small
 /// enough that memory stays bounded (a batch of parsed entries is a few MB).
 const BATCH_LINES: usize = 4096;
 
 /// Journals shorter than this are examined on the calling thread (appends verify one line).
-const PARALLEL_MIN_LINES: usize = 2048;
+pub(super) const PARALLEL_MIN_LINES: usize = 2048;
 
 fn worker_count(lines: usize) -> usize {
     if lines < PARALLEL_MIN_LINES {
@@ -283,8 +386,11 @@ fn worker_count(lines: usize) -> usize {
 }
 
 /// One line after the per-line (order-independent) checks.
-enum ExaminedLine {
+#[derive(Debug)]
+pub(super) enum ExaminedLine {
     Blank,
+    /// Accepted by the fast path; no `Value` was built (no visitor wants one).
+    Canonical(Entry),
     /// Not UTF-8, not JSON or not an object: rejected without a `rev`.
     Unreadable(String),
     /// A JSON object; `entry` is the per-line verdict.
@@ -295,21 +401,50 @@ enum ExaminedLine {
 }
 
 /// What the chain checks need from an entry that passed the per-line checks.
-struct Entry {
-    rev: i64,
-    event: String,
-    problems: PayloadProblems,
-    ts_micros: i64,
-    dual: bool,
-    prev_hash: Option<String>,
-    recorded: Option<String>,
-    computed: String,
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Entry {
+    pub(super) rev: i64,
+    pub(super) event: String,
+    pub(super) problems: PayloadProblems,
+    pub(super) ts_micros: i64,
+    pub(super) dual: bool,
+    pub(super) prev_hash: Option<String>,
+    pub(super) recorded: Option<String>,
+    pub(super) computed: String,
 }
 
-fn examine_line(raw: &[u8]) -> ExaminedLine {
-    let Ok(text) = std::str::from_utf8(raw) else {
-        return ExaminedLine::Unreadable("json_error=invalid UTF-8 in line".to_owned());
-    };
+/// How a worker examines a line.
+#[derive(Debug, Clone, Copy)]
+struct Examine {
+    reader: LineReader,
+    /// A visitor will want the line's `Map`.
+    need_map: bool,
+}
+
+impl Examine {
+    /// Examines one line (`None`: not UTF-8).
+    fn line(self, text: Option<&str>) -> ExaminedLine {
+        let Some(text) = text else {
+            return ExaminedLine::Unreadable("json_error=invalid UTF-8 in line".to_owned());
+        };
+        let fast = match self.reader {
+            LineReader::Auto => examine_canonical_view(text),
+            LineReader::ValueOnly => None,
+        };
+        match fast {
+            Some((entry, _)) if !self.need_map => ExaminedLine::Canonical(entry),
+            // The visitor gets the same map parsing the line would give, built from the view.
+            Some((entry, view)) => ExaminedLine::Object {
+                map: view.to_map(),
+                entry: Ok(entry),
+            },
+            None => value_line(text),
+        }
+    }
+}
+
+/// The reference per-line reader: parse into a `Value`, check, render canonically, hash.
+pub(super) fn value_line(text: &str) -> ExaminedLine {
     if text.trim().is_empty() {
         return ExaminedLine::Blank;
     }

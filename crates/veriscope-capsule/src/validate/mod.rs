@@ -112,7 +112,38 @@ impl Validator<'_> {
         self.counts_and_first_fail(&parsed)?;
         self.first_fail_marker(&parsed.summary)?;
         let facts = self.governance(&parsed, &hash)?;
-        self.distributed(facts.as_ref())
+        self.distributed(facts.as_ref())?;
+        self.execution_contract()
+    }
+
+    /// The persisted gate execution contract (docs/replay.md §1), when the capsule has one:
+    /// an inconsistent one (hash, effective config, closed material) is `CONTRACT_MISMATCH`
+    /// and invalid; one naming versions this build cannot run is `UNSUPPORTED_CONTRACT`, a
+    /// warning (the capsule is still a valid record; resuming it needs another build).
+    fn execution_contract(&mut self) -> Step {
+        let Ok(Some(rc)) = load::read_object(self.outdir, RUN_CONFIG) else {
+            return Ok(());
+        };
+        let Some(gc) = rc.get("gate_contract") else {
+            return Ok(());
+        };
+        let problems = veriscope_contracts::execution::persisted_problems(gc);
+        if !problems.is_empty() {
+            return Err(self.fail(
+                "CONTRACT_MISMATCH",
+                Some(RUN_CONFIG),
+                format!("ERROR:CONTRACT_MISMATCH {}", problems.join("; ")),
+            ));
+        }
+        let material = gc.get("material").unwrap_or(&Value::Null);
+        for u in veriscope_contracts::execution::unsupported(material) {
+            self.warn(
+                "UNSUPPORTED_CONTRACT",
+                Some(RUN_CONFIG),
+                format!("WARNING:{}", u.token()),
+            );
+        }
+        Ok(())
     }
 
     // ------------------------------------------------------------ recording

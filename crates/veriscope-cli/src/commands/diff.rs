@@ -1,10 +1,13 @@
 //! `veriscope diff A B`: Comparable(A,B) plus what differs (contract_v1 §Comparable(A,B),
 //! cli_contracts A9). Default text shows only differences; `--all` prints every field.
+//! `veriscope diff --replay A B`: the replay check of docs/replay.md §4 (MUST mismatches exit
+//! 2, SHOULD differences are reported with exit 0).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use veriscope_report::compare::diff;
+use veriscope_report::replay::{load_pair, replay_diff};
 use veriscope_report::{ReportError, ValidationProfile, load_views};
 
 /// Output format of `diff`.
@@ -33,13 +36,29 @@ pub struct DiffArgs {
     #[arg(long)]
     pub all: bool,
     /// Gate presets may differ
-    #[arg(long)]
+    #[arg(long, conflicts_with = "replay")]
     pub allow_gate_preset_mismatch: bool,
+    /// Check that B is a replay of A: MUST match manifest hash, gate record counts and schema
+    /// fingerprints (exit 2 otherwise); SHOULD match decisions and values (reported)
+    #[arg(long, conflicts_with = "all")]
+    pub replay: bool,
+    /// With --replay: relative tolerance of the SHOULD value comparisons
+    #[arg(
+        long,
+        value_name = "REL",
+        requires = "replay",
+        default_value_t = veriscope_report::replay::DEFAULT_TOLERANCE,
+        allow_negative_numbers = true
+    )]
+    pub tolerance: f64,
 }
 
 /// Runs `veriscope diff`.
 pub fn execute(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let json = args.json || args.format == DiffFormat::Json;
+    if args.replay {
+        return replay(&args, json);
+    }
     let mut views = Vec::new();
     for loaded in load_views(
         &[&args.outdir_a, &args.outdir_b],
@@ -73,4 +92,37 @@ pub fn execute(args: DiffArgs) -> anyhow::Result<ExitCode> {
         println!("{}", outcome.compact_text());
     }
     Ok(code)
+}
+
+/// `veriscope diff --replay A B`: the report on stdout (text or JSON), warnings and the MUST
+/// mismatches (`REPLAY_MISMATCH <check>: ...`) on stderr; exit 2 on a MUST mismatch.
+fn replay(args: &DiffArgs, json: bool) -> anyhow::Result<ExitCode> {
+    if !args.tolerance.is_finite() || args.tolerance < 0.0 {
+        eprintln!("--tolerance must be a finite number >= 0");
+        return Ok(ExitCode::from(2));
+    }
+    let mut inputs = Vec::new();
+    for loaded in load_pair(&args.outdir_a, &args.outdir_b) {
+        match loaded {
+            Ok(x) => inputs.push(x),
+            Err(ReportError::CannotReport(msg)) => {
+                eprintln!("INVALID: {msg}");
+                return Ok(ExitCode::from(2));
+            }
+            Err(e) => return super::report::fail(e),
+        }
+    }
+    let outcome = replay_diff(&inputs[0], &inputs[1], args.tolerance);
+    for w in &outcome.warnings {
+        eprintln!("{w}");
+    }
+    if json {
+        println!("{}", outcome.to_json_text()?);
+    } else {
+        println!("{}", outcome.text());
+    }
+    for line in outcome.mismatch_lines() {
+        eprintln!("{line}");
+    }
+    Ok(ExitCode::from(outcome.exit_code()))
 }

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use veriscope_runner::clock::SystemClock;
-use veriscope_runner::gatelink::{Cadence, LiveGate, build_gate};
+use veriscope_runner::execution::{self, GateRequest};
 use veriscope_runner::kinds;
+use veriscope_runner::reopen::{self, Reopen, ReopenMode};
 use veriscope_runner::signals::SignalWatcher;
 use veriscope_runner::supervise::OnFail;
 use veriscope_runner::wrapper::{self, RunIo, RunKind, RunRequest};
@@ -43,14 +44,16 @@ enum OnFailArg {
 /// Flags shared by every wrapper kind.
 #[derive(clap::Args)]
 struct WrapperArgs {
-    /// Gate preset (recorded as gate_preset; a non-default one is a governance override)
-    #[arg(long, default_value = veriscope_gate::engine::DEFAULT_PRESET)]
-    gate_preset: String,
-    /// Capsule directory (a fresh subdirectory is used with --force when it holds a capsule)
-    #[arg(long)]
-    outdir: PathBuf,
+    /// Gate preset (default tuned_v0, or the persisted one under --resume); a non-default
+    /// preset is recorded as a governance override
+    #[arg(long, value_name = "PRESET")]
+    gate_preset: Option<String>,
+    /// Capsule directory (a fresh subdirectory is used with --force when it holds a capsule);
+    /// with --resume --fork, the fork's directory
+    #[arg(long, required_unless_present = "resume")]
+    outdir: Option<PathBuf>,
     /// Run in a fresh subdirectory when OUTDIR already holds capsule artifacts; skip GPU locks
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     force: bool,
     /// What a gate FAIL does: record it and go on, or stop the runner
     #[arg(long, value_enum, default_value = "continue")]
@@ -67,6 +70,26 @@ struct WrapperArgs {
     /// Iterations between metric samples the gate expects
     #[arg(long, value_name = "N")]
     metric_interval: Option<u64>,
+    /// Set one gate control of the execution contract (repeatable), e.g. `eps=0.2`,
+    /// `policy=conjunction`, `alpha=0.005`; values are range-checked (docs/replay.md §1)
+    #[arg(long = "gate-set", value_name = "FIELD=VALUE")]
+    gate_set: Vec<String>,
+    /// Run seed passed to the runner as VERISCOPE_SEED (default: VERISCOPE_SEED, else 42)
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Refuse to start unless every determinism precondition holds, and record them
+    #[arg(long)]
+    strict_determinism: bool,
+    /// Continue the partial capsule in OUTDIR (same run_id, persisted gate contract)
+    #[arg(long, value_name = "OUTDIR")]
+    resume: Option<PathBuf>,
+    /// With --resume: replace the persisted gate contract by the requested one (recorded in
+    /// governance; every check is recomputed under it)
+    #[arg(long, requires = "resume", conflicts_with = "fork")]
+    override_contract: bool,
+    /// With --resume: continue in a new capsule with a new run_id under the requested contract
+    #[arg(long, requires = "resume")]
+    fork: bool,
     /// hf: launch the runner as N processes on this node under torchrun (DDP; rank 0
     /// streams and the wrapper writes one capsule)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -77,17 +100,50 @@ struct WrapperArgs {
 }
 
 impl WrapperArgs {
-    fn cadence_flags_given(&self) -> bool {
-        self.gate_window.is_some() || self.gate_warmup.is_some() || self.metric_interval.is_some()
+    /// The requested gate: preset, cadence flags and `--gate-set`, in that order.
+    fn gate_request(&self) -> Result<GateRequest, String> {
+        let mut settings = Vec::new();
+        for (field, v) in [
+            ("gate_window", self.gate_window),
+            ("gate_warmup_iters", self.gate_warmup),
+            ("metric_interval", self.metric_interval),
+        ] {
+            if let Some(v) = v {
+                settings.push((field.to_string(), v.to_string()));
+            }
+        }
+        for item in &self.gate_set {
+            let Some((field, value)) = item.split_once('=') else {
+                return Err(format!(
+                    "--gate-set expects FIELD=VALUE, got '{item}' (fields: {})",
+                    veriscope_gate::engine::SETTABLE
+                        .iter()
+                        .map(|s| s.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            };
+            settings.push((field.trim().to_string(), value.trim().to_string()));
+        }
+        Ok(GateRequest {
+            preset: self.gate_preset.clone(),
+            settings,
+            runner_cadence: None,
+        })
     }
 
-    /// Flags laid over `base` (the trainer's or the preset's cadence).
-    fn cadence_over(&self, base: Cadence) -> Cadence {
-        Cadence {
-            gate_window: self.gate_window.unwrap_or(base.gate_window),
-            gate_warmup_iters: self.gate_warmup.unwrap_or(base.gate_warmup_iters),
-            metric_interval: self.metric_interval.unwrap_or(base.metric_interval),
-        }
+    fn reopen(&self) -> Option<Reopen> {
+        let source = self.resume.clone()?;
+        let mode = if self.fork {
+            ReopenMode::Fork {
+                outdir: self.outdir.clone(),
+            }
+        } else if self.override_contract {
+            ReopenMode::OverrideContract
+        } else {
+            ReopenMode::Resume
+        };
+        Some(Reopen { source, mode })
     }
 }
 
@@ -152,13 +208,30 @@ fn resolve(
             w.kill_grace
         ));
     }
-    let preset_cadence = build_gate(&w.gate_preset, None)
-        .map_err(|e| format!("invalid --gate-preset: {e}"))?
-        .0
-        .cadence();
-    let mut cadence = w
-        .cadence_flags_given()
-        .then(|| w.cadence_over(preset_cadence));
+    let mut gate = w.gate_request()?;
+    let reopen = w.reopen();
+    if reopen.is_none() && (w.override_contract || w.fork) {
+        return Err("--override-contract and --fork need --resume OUTDIR".into());
+    }
+    let mut w = w;
+    // A resumed run re-launches what the capsule recorded unless new arguments are given.
+    if let Some(r) = &reopen
+        && w.args.is_empty()
+    {
+        match reopen::read_persisted(&r.source) {
+            Ok(p) => match p.forwarded_args {
+                Some(args) => w.args = args,
+                None => {
+                    return Err(format!(
+                        "cannot resume {}: its recorded arguments hold redacted secrets; give the arguments again after `--`",
+                        r.source.display()
+                    ));
+                }
+            },
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let seed = execution::run_seed(w.seed, &env)?;
     let (mut runner_base, mut describe, mut python, mut uses_gpu) = (Vec::new(), None, None, false);
     match kind {
         RunKind::Cmd | RunKind::Gpt if w.nproc_per_node.is_some() => {
@@ -179,17 +252,22 @@ fn resolve(
             uses_gpu = env
                 .get("CUDA_VISIBLE_DEVICES")
                 .is_some_and(|v| !v.is_empty() && v != "-1");
-            if cadence.is_none() {
-                match kinds::describe(&runner_base, &w.args, &env) {
-                    Ok(d) => {
-                        cadence = d.cadence;
-                        uses_gpu = d.uses_gpu;
-                        describe = Some(d.json);
-                    }
-                    Err(why) => eprintln!(
-                        "[veriscope] WARNING: trainer self-description unavailable ({why}); using the preset cadence"
-                    ),
+            // The trainer describes itself with the environment it will run in (seed,
+            // strict mode): its cadence, spec, seeds and determinism preconditions.
+            let mut describe_env = env.clone();
+            describe_env.insert("VERISCOPE_SEED".into(), seed.value.to_string());
+            if w.strict_determinism {
+                describe_env.insert("VERISCOPE_STRICT_DETERMINISM".into(), "1".into());
+            }
+            match kinds::describe(&runner_base, &w.args, &describe_env) {
+                Ok(d) => {
+                    gate.runner_cadence = d.cadence;
+                    uses_gpu = d.uses_gpu;
+                    describe = Some(d.json);
                 }
+                Err(why) => eprintln!(
+                    "[veriscope] WARNING: trainer self-description unavailable ({why}); using the preset cadence"
+                ),
             }
         }
         RunKind::Hf => {
@@ -210,15 +288,14 @@ fn resolve(
     }
     Ok(RunRequest {
         kind,
-        gate_preset: w.gate_preset,
-        outdir: w.outdir,
+        gate,
+        outdir: w.outdir.clone().unwrap_or_default(),
         force: w.force,
         on_fail: match w.on_fail {
             OnFailArg::Continue => OnFail::Continue,
             OnFailArg::Stop => OnFail::Stop,
         },
         kill_grace: Duration::from_secs_f64(w.kill_grace),
-        cadence,
         runner_base,
         forwarded_args: w.args,
         veriscope_argv: std::env::args().collect(),
@@ -226,5 +303,8 @@ fn resolve(
         runner_describe: describe,
         python,
         uses_gpu,
+        seed: w.seed,
+        strict_determinism: w.strict_determinism,
+        reopen,
     })
 }

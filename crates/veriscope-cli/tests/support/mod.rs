@@ -38,9 +38,15 @@ pub fn fixtures(kind: &str) -> Vec<String> {
 /// Runs `veriscope ARGS` from the repository root; returns the command line, exit code,
 /// stdout and stderr as one transcript.
 pub fn transcript(args: &[&str]) -> String {
+    transcript_in(&repo_root(), args)
+}
+
+/// [`transcript`] run from `dir` (tests over generated capsules run where the capsules are,
+/// with relative OUTDIRs, so transcripts need no scrubbing).
+pub fn transcript_in(dir: &Path, args: &[&str]) -> String {
     let output = Command::cargo_bin("veriscope")
         .expect("veriscope binary")
-        .current_dir(repo_root())
+        .current_dir(dir)
         .args(args)
         .output()
         .expect("run veriscope");
@@ -76,4 +82,12 @@ pub fn with_snapshot_dir(dir: &str, f: impl FnOnce()) {
     settings.set_snapshot_path(format!("snapshots/{dir}"));
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(f);
+}
+
+/// [`transcripts`] run from `dir`.
+pub fn transcripts_in(dir: &Path, runs: &[Vec<&str>]) -> String {
+    runs.iter()
+        .map(|args| transcript_in(dir, args))
+        .collect::<Vec<_>>()
+        .join("===\n")
 }

@@ -50,6 +50,9 @@ pub fn render(view: &CapsuleView) -> String {
     if let Some(b) = distributed_banner(view) {
         let _ = writeln!(h, "<div class=\"banner warnb\">{}</div>", esc(&b));
     }
+    for b in super::contract_banners(view) {
+        let _ = writeln!(h, "<div class=\"banner warnb\">{}</div>", esc(&b));
+    }
     if view.partial {
         let _ = writeln!(
             h,
@@ -106,7 +109,7 @@ fn code(s: &str) -> String {
 }
 
 fn metadata(view: &CapsuleView, h: &mut String) {
-    let rows = vec![
+    let mut rows = vec![
         vec!["Run ID".into(), code(&view.run_id)],
         vec!["Status".into(), esc(&view.run_status)],
         vec![
@@ -136,6 +139,11 @@ fn metadata(view: &CapsuleView, h: &mut String) {
             code(&format!("sha256:{}", view.window_hash)),
         ],
     ];
+    rows.extend(
+        super::execution_rows(view)
+            .into_iter()
+            .map(|(label, value)| vec![label.to_owned(), esc(&value)]),
+    );
     table(h, &["Field", "Value"], &rows);
 }
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::ReportError;
+use crate::execution::ExecutionInfo;
 use crate::overlay::ManualOverlay;
 use crate::view::{ArtifactRow, CapsuleView, DistributedInfo, GovernanceView};
 
@@ -144,6 +145,11 @@ pub struct ReportDocument {
     pub artifacts: Vec<ArtifactRow>,
     /// Overlay warnings.
     pub warnings: Vec<String>,
+    /// Gate contract (hash, profile, fallback fields, `UNSUPPORTED_CONTRACT` /
+    /// `CONTRACT_MISMATCH` findings), manifest (hash, run seed and source), determinism (mode,
+    /// met and unmet preconditions) and lineage; absent for capsules without them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution: Option<ExecutionInfo>,
 }
 
 /// Builds the JSON document of a view.
@@ -219,6 +225,7 @@ pub fn report_document(view: &CapsuleView) -> ReportDocument {
             .cloned()
             .collect(),
         warnings: view.overlay_warnings.clone(),
+        execution: view.execution.clone(),
     }
 }
 

@@ -2,7 +2,10 @@
 //! Gate Summary, FAR / detection / overhead when the data exist, Manual Judgement only when an
 //! overlay exists (productization §2.4), Artifacts with paths relative to OUTDIR, Governance.
 
-use super::{PARTIAL_BANNER, UNIVERSAL_NOTE, distributed_banner, universal_preset};
+use super::{
+    PARTIAL_BANNER, UNIVERSAL_NOTE, contract_banners, distributed_banner, execution_rows,
+    universal_preset,
+};
 use crate::fmt::{md_cell, pct, prefix, py_str_or_dash};
 use crate::view::CapsuleView;
 
@@ -14,6 +17,9 @@ pub fn render(view: &CapsuleView) -> String {
     let mut out: Vec<String> = Vec::new();
     if let Some(banner) = distributed_banner(view) {
         out.extend([format!("> **{banner}**"), String::new()]);
+    }
+    for banner in contract_banners(view) {
+        out.extend([format!("> **{}**", md_cell(&banner)), String::new()]);
     }
     if view.partial {
         out.extend([format!("> **{PARTIAL_BANNER}**"), String::new()]);
@@ -84,6 +90,9 @@ fn metadata(view: &CapsuleView, out: &mut Vec<String>) {
         "Window Signature",
         &format!("`sha256:{}`", view.window_hash),
     ));
+    for (label, value) in execution_rows(view) {
+        out.push(row(label, &md_cell(&value)));
+    }
     out.push(String::new());
 }
 

@@ -26,3 +26,60 @@ pub fn distributed_banner(view: &CapsuleView) -> Option<String> {
 pub fn universal_preset(view: &CapsuleView) -> bool {
     view.gate_preset.trim().starts_with("universal_v0")
 }
+
+/// `WARNING: UNSUPPORTED_CONTRACT ...` / `WARNING: CONTRACT_MISMATCH ...` banners, one per
+/// finding of the capsule's persisted gate contract (docs/replay.md §1 "Tokens").
+pub fn contract_banners(view: &CapsuleView) -> Vec<String> {
+    let Some(x) = &view.execution else {
+        return Vec::new();
+    };
+    x.contract_findings()
+        .into_iter()
+        .map(|f| {
+            let why = if f.starts_with("UNSUPPORTED_CONTRACT") {
+                "this build cannot resume or re-run this contract; the recorded artifacts remain a valid record"
+            } else {
+                "the persisted gate contract is inconsistent; `veriscope validate` rejects this capsule"
+            };
+            format!("WARNING: {f} ({why})")
+        })
+        .collect()
+}
+
+/// The replay header rows (label, value) of a capsule that records a gate contract, manifest,
+/// determinism or lineage (docs/replay.md); empty for older capsules.
+pub fn execution_rows(view: &CapsuleView) -> Vec<(&'static str, String)> {
+    let Some(x) = &view.execution else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    if let Some(t) = x.contract_text() {
+        rows.push(("Gate Contract", t));
+    }
+    if let Some(t) = x.fallback_text() {
+        rows.push(("Fallback Fields", t));
+    }
+    rows.push(("Manifest", x.manifest_text()));
+    if let Some(t) = x.seed_text() {
+        rows.push(("Run Seed", t));
+    }
+    if let Some(t) = x.determinism_text() {
+        rows.push(("Determinism", t));
+    }
+    if let Some(t) = x.lineage_text() {
+        rows.push(("Lineage", t));
+    }
+    rows.push(("Distributed", distributed_text(view)));
+    rows
+}
+
+/// `mode=ddp_wrapped world_size=2 backend=nccl` / `not recorded (single process)`.
+pub fn distributed_text(view: &CapsuleView) -> String {
+    match &view.distributed {
+        Some(d) => {
+            let (mode, ws, backend) = d.key();
+            format!("mode={mode} world_size={ws} backend={backend}")
+        }
+        None => "not recorded (single process)".to_owned(),
+    }
+}

@@ -3,7 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::{PARTIAL_BANNER, UNIVERSAL_NOTE, distributed_banner, universal_preset};
+use super::{
+    PARTIAL_BANNER, UNIVERSAL_NOTE, contract_banners, distributed_banner, execution_rows,
+    universal_preset,
+};
 use crate::fmt::{pct, py_str_or_dash, upper_yes_no};
 use crate::view::CapsuleView;
 
@@ -22,6 +25,9 @@ const CORE_ARTIFACTS: [&str; 7] = [
 pub fn render(view: &CapsuleView) -> String {
     let mut lines: Vec<String> = Vec::new();
     if let Some(banner) = distributed_banner(view) {
+        lines.extend([banner, String::new()]);
+    }
+    for banner in contract_banners(view) {
         lines.extend([banner, String::new()]);
     }
     if view.partial {
@@ -91,6 +97,9 @@ fn header_lines(view: &CapsuleView, lines: &mut Vec<String>) {
     lines.push(format!("Started: {}", view.started));
     lines.push(format!("Ended: {}", view.ended));
     lines.push(format!("Window Signature: {}", view.window_hash));
+    for (label, value) in execution_rows(view) {
+        lines.push(format!("{label}: {value}"));
+    }
     lines.push(String::new());
 }
 
