@@ -105,9 +105,12 @@ impl ResolvedGate {
     }
 }
 
-/// `VERISCOPE_GATE_<FIELD>` (docs/replay.md §1, resolution step 3).
+/// `VERISCOPE_GATE_<FIELD>` with a leading `gate_` dropped (docs/replay.md §1, resolution
+/// step 3): `VERISCOPE_GATE_WINDOW`, `VERISCOPE_GATE_WARMUP_ITERS` (the names the wrapper
+/// exports to its runner), `VERISCOPE_GATE_METRIC_INTERVAL`, `VERISCOPE_GATE_EPS`.
 pub fn env_var_of(field: &str) -> String {
-    format!("VERISCOPE_GATE_{}", field.to_ascii_uppercase())
+    let name = field.strip_prefix("gate_").unwrap_or(field);
+    format!("VERISCOPE_GATE_{}", name.to_ascii_uppercase())
 }
 
 const CADENCE: [&str; 3] = ["gate_window", "gate_warmup_iters", "metric_interval"];
@@ -502,7 +505,7 @@ mod tests {
             }),
         };
         let e = env(&[
-            ("VERISCOPE_GATE_GATE_WINDOW", "70"),
+            ("VERISCOPE_GATE_WINDOW", "70"),
             ("VERISCOPE_GATE_EPS", "0.2"),
             ("VERISCOPE_GATE_METRIC_INTERVAL", "10"),
         ]);
@@ -521,6 +524,20 @@ mod tests {
         assert!(execution::persisted_problems(&obj).is_empty());
         assert_eq!(r.overrides["gate_window"], json!(60));
         assert!(!r.overrides.contains_key("bins"));
+    }
+
+    #[test]
+    fn env_names_drop_the_gate_prefix() {
+        assert_eq!(env_var_of("gate_window"), "VERISCOPE_GATE_WINDOW");
+        assert_eq!(
+            env_var_of("gate_warmup_iters"),
+            "VERISCOPE_GATE_WARMUP_ITERS"
+        );
+        assert_eq!(
+            env_var_of("metric_interval"),
+            "VERISCOPE_GATE_METRIC_INTERVAL"
+        );
+        assert_eq!(env_var_of("eps"), "VERISCOPE_GATE_EPS");
     }
 
     #[test]
