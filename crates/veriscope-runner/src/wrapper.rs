@@ -440,6 +440,34 @@ impl ManifestBase {
     }
 }
 
+type PlatformResult = (Platform, Result<(), String>);
+
+/// The platform capture (environment.txt), started only once the runner is spawned: its
+/// file reads and probes open descriptors, and one open while the protocol pipes are made
+/// would push their numbers past 9, which a POSIX `sh` runner cannot redirect to.
+enum PlatformCapture {
+    Pending(Box<dyn FnOnce() -> PlatformResult + Send>),
+    Running(std::thread::JoinHandle<PlatformResult>),
+}
+
+impl PlatformCapture {
+    /// Runs the capture on its own thread (mid-run; idempotent).
+    fn start(&mut self) {
+        let placeholder = PlatformCapture::Pending(Box::new(|| (Platform::default(), Ok(()))));
+        if let PlatformCapture::Pending(f) = std::mem::replace(self, placeholder) {
+            *self = PlatformCapture::Running(std::thread::spawn(f));
+        }
+    }
+
+    /// The capture's result (run here if it never started); `None` if its thread panicked.
+    fn join(self) -> Option<PlatformResult> {
+        match self {
+            PlatformCapture::Pending(f) => Some(f()),
+            PlatformCapture::Running(h) => h.join().ok(),
+        }
+    }
+}
+
 /// Start-time facts carried into finalization.
 struct Started {
     id: RunIdentity,
@@ -447,7 +475,7 @@ struct Started {
     /// What the run manifest is made of, less what is only known at the end.
     manifest: ManifestBase,
     /// The platform capture and whether it could write environment.txt.
-    platform: std::thread::JoinHandle<(Platform, Result<(), String>)>,
+    platform: PlatformCapture,
 }
 
 impl PreparedRun {
@@ -609,12 +637,12 @@ impl PreparedRun {
         let env_path = dir.join(ENVIRONMENT_TXT);
         // environment.txt depends on nothing the run decides, so it is written when the
         // capture is done (mid-run) instead of adding its sync to finalization.
-        let platform = std::thread::spawn(move || {
+        let platform = PlatformCapture::Pending(Box::new(move || {
             let platform = environment::capture_platform(&env, python.as_deref(), gpu);
             let written = write_text_atomic(&env_path, &platform.text)
                 .map_err(|e| format!("cannot write {ENVIRONMENT_TXT}: {e}"));
             (platform, written)
-        });
+        }));
         let manifest = self.manifest_base(&run_config["git_sha"]);
         Ok(Started {
             id,
@@ -823,7 +851,7 @@ impl PreparedRun {
             .map_err(|e| format!("cannot note the fork in the source journal: {e}"))
     }
 
-    fn supervise_and_finalize(mut self, started: Started, mut io: RunIo) -> RunReport {
+    fn supervise_and_finalize(mut self, mut started: Started, mut io: RunIo) -> RunReport {
         let dir = self.outdir.path.clone();
         let id = started.id.clone();
         let mut spawn_error = None;
@@ -881,10 +909,12 @@ impl PreparedRun {
                     Ok(log) => run = run.with_metrics_log(log),
                     Err(e) => internal.push(format!("cannot create {METRICS_LOG}: {e}")),
                 }
-                match spawn_runner(&SpawnSpec {
+                let spawned = spawn_runner(&SpawnSpec {
                     argv: self.runner_argv.clone(),
                     env: child_env,
-                }) {
+                });
+                started.platform.start();
+                match spawned {
                     Ok(runner) => {
                         match self.supervisor.run(
                             runner,
@@ -1038,7 +1068,7 @@ impl Finalizer {
         let stream = outcome.as_ref().map_or(Value::Null, |o| {
             artifacts::stream_record(&o.stream, o.control_dropped)
         });
-        let (platform, env_written) = started.platform.join().unwrap_or_else(|_| {
+        let (platform, env_written) = started.platform.join().unwrap_or_else(|| {
             let text = Platform::default().text;
             let written = write_text_atomic(&self.dir.join(ENVIRONMENT_TXT), &text)
                 .map_err(|e| format!("cannot write {ENVIRONMENT_TXT}: {e}"));
