@@ -24,6 +24,7 @@ pub const SUPPORTED_GATE_POLICIES: &[&str] = &[
     "spike_v1@1",
     "calibrated_v1@1",
     "calibrated_v2@1",
+    "stationary_v1@1",
 ];
 /// Transport versions this build runs.
 pub const SUPPORTED_TRANSPORT: &[&str] = &["v1"];

@@ -1,9 +1,10 @@
 //! Gate benchmark (harness-less): cost of one metric snapshot and one gate check, memory per
-//! run, and the false-alarm rate / detection delay of tuned_v0, calibrated_v1 and
-//! calibrated_v2 on seeded synthetic runs (i.i.d. noise, and healthy-learning baselines with
-//! autocorrelated noise).
+//! run, and the false-alarm rate / detection delay of tuned_v0, calibrated_v1, calibrated_v2
+//! and stationary_v1 on seeded synthetic runs (i.i.d. noise, and healthy-learning baselines
+//! with autocorrelated noise).
 //!
-//! Run: `cargo bench -p veriscope-gate --bench gate_bench [-- SEEDS]` (default 200 seeds).
+//! Run: `cargo bench -p veriscope-gate --bench gate_bench [-- SEEDS [PRESET...]]` (default 200
+//! seeds, every preset above; naming presets restricts the report to them).
 //! Prints a markdown report; docs/gate.md §Measured holds the figures of record.
 
 use std::hint::black_box;
@@ -14,17 +15,29 @@ use veriscope_gate::metrics::{MetricConfig, MetricState};
 use veriscope_gate::prng::SplitMix64;
 use veriscope_gate::synthetic::{Noise, Pathology, Scenario, Trend};
 
-const PRESETS: [&str; 3] = ["tuned_v0", "calibrated_v1", "calibrated_v2"];
+const PRESETS: [&str; 4] = [
+    "tuned_v0",
+    "calibrated_v1",
+    "calibrated_v2",
+    "stationary_v1",
+];
 
 fn main() {
-    let seeds: u64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(200);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let seeds: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(200);
+    let named: Vec<&str> = PRESETS
+        .into_iter()
+        .filter(|p| args.iter().any(|a| a == p))
+        .collect();
+    let presets: Vec<&str> = if named.is_empty() {
+        PRESETS.to_vec()
+    } else {
+        named
+    };
     println!("## Measured (veriscope-gate bench, {seeds} seeds)\n");
     bench_snapshot(4096, 384);
     bench_snapshot(512, 64);
-    for preset in PRESETS {
+    for &preset in &presets {
         bench_check(preset);
     }
     println!();
@@ -59,7 +72,7 @@ fn main() {
     ];
     for (label, noise, trend, levels) in rows {
         for &level in levels {
-            for preset in PRESETS {
+            for &preset in &presets {
                 quality_row(label, preset, level, noise, trend, seeds);
             }
         }
@@ -119,7 +132,9 @@ fn bench_check(preset: &str) {
     let snap = 8 + 24 + 16 * m + 32;
     let ring = cfg.history_snapshots() * snap;
     let regime = if cfg.sequential.is_some() {
-        m * (3 * 8 + 4 * 24) // three CUSUMs and ≤ 4 autocorrelation triples per metric
+        // three CUSUMs and ≤ 4 autocorrelation triples per metric; stationary_v1 adds two
+        // CUSUMs and a reference (sum, count, variance, frozen flag)
+        m * (3 * 8 + 4 * 24) + cfg.stationary.as_ref().map_or(0, |_| m * 6 * 8)
     } else {
         cfg.regime.max_accumulator_windows * cfg.snapshots_per_window() * m * 8
     };

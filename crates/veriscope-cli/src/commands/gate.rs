@@ -33,7 +33,8 @@ pub enum Format {
 pub struct ReplayArgs {
     /// Metrics stream file (JSON lines: hello, sample..., end)
     pub metrics: PathBuf,
-    /// Gate preset (tuned_v0, legacy, spike_v1, calibrated_v1, calibrated_v2; `tuned` = tuned_v0)
+    /// Gate preset (tuned_v0, legacy, spike_v1, calibrated_v1, calibrated_v2, stationary_v1;
+    /// `tuned` = tuned_v0)
     #[arg(long, default_value = veriscope_gate::DEFAULT_PRESET)]
     pub gate_preset: String,
     /// Override the gate window (iterations between checks)

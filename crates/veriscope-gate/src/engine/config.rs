@@ -15,6 +15,7 @@ pub const PRESETS: &[&str] = &[
     "spike_v1",
     "calibrated_v1",
     "calibrated_v2",
+    "stationary_v1",
 ];
 /// The default, canonical preset.
 pub const DEFAULT_PRESET: &str = "tuned_v0";
@@ -35,6 +36,9 @@ pub enum Policy {
     /// calibrated_v2: trend-residual CUSUMs with a family-wise budget (docs/gate.md
     /// §calibrated_v2).
     CalibratedSequential,
+    /// stationary_v1: calibrated_v2's channels plus a level-drift CUSUM against a frozen
+    /// reference (docs/gate.md §stationary_v1).
+    StationarySequential,
 }
 
 impl Policy {
@@ -46,6 +50,7 @@ impl Policy {
             Policy::PersistenceStability => "persistence_stability",
             Policy::Calibrated => "calibrated_ks_bonferroni",
             Policy::CalibratedSequential => "calibrated_trend_cusum",
+            Policy::StationarySequential => "calibrated_trend_cusum_level_drift",
         }
     }
 
@@ -144,6 +149,31 @@ impl SequentialConfig {
     }
 }
 
+/// Settings of the level-drift channel of `stationary_v1` (docs/gate.md §stationary_v1), in
+/// units of each metric's declared cal range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StationaryConfig {
+    /// CUSUM reference value κ of the level-drift channel, in normal-score units per check.
+    pub kappa: f64,
+    /// Minimum practical departure of the recent mean from the frozen reference level.
+    pub min_effect: f64,
+    /// Half-windows of values (`ref_windows · Wm`) after which the reference is frozen; it
+    /// bounds the reference's share of the departure's variance by `1/(1 + ref_windows)`.
+    pub ref_windows: usize,
+}
+
+impl StationaryConfig {
+    /// Two one-sided tests per metric (drift up, drift down).
+    pub fn family_size(&self, metrics: usize) -> usize {
+        2 * metrics.max(1)
+    }
+
+    /// Largest share of a frozen reference's error in the departure variance.
+    pub fn rho_max(&self) -> f64 {
+        1.0 / (1.0 + self.ref_windows.max(1) as f64)
+    }
+}
+
 /// All controls of the gate. Build with [`GateConfig::preset`], adjust cadence with
 /// [`GateConfig::with_cadence`].
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +200,8 @@ pub struct GateConfig {
     pub regime: RegimeConfig,
     pub calibrated: Option<CalibratedConfig>,
     pub sequential: Option<SequentialConfig>,
+    /// stationary_v1 only: the level-drift channel laid over `sequential`.
+    pub stationary: Option<StationaryConfig>,
 }
 
 /// Allowed cadence ranges (execution contract: normalized config with bounded ranges).
@@ -246,6 +278,18 @@ impl GateConfig {
                 }),
                 ..base
             },
+            // calibrated_v2's channels plus a level-drift channel, for phases whose metrics
+            // should not move (docs/gate.md §stationary_v1).
+            "stationary_v1" => GateConfig {
+                preset: "stationary_v1".into(),
+                policy: Policy::StationarySequential,
+                stationary: Some(StationaryConfig {
+                    kappa: 2.0,
+                    min_effect: 1.0 / 512.0,
+                    ref_windows: 10,
+                }),
+                ..Self::preset("calibrated_v2")?
+            },
             _ => {
                 return Err(GateError::UnknownPreset {
                     name: name.to_string(),
@@ -289,6 +333,7 @@ impl GateConfig {
             regime: RegimeConfig::default(),
             calibrated: None,
             sequential: None,
+            stationary: None,
         }
     }
 
@@ -346,6 +391,38 @@ impl GateConfig {
         format!("{}@1", self.preset)
     }
 
+    /// Tests per check of the sequential presets: 4 per metric (calibrated_v2), plus 2 per
+    /// metric for the level-drift channel of stationary_v1; `None` for the other presets.
+    pub fn sequential_family_size(&self) -> Option<usize> {
+        let m = self.weights.len();
+        let s = self.sequential.as_ref()?;
+        Some(s.family_size(m) + self.stationary.as_ref().map_or(0, |d| d.family_size(m)))
+    }
+
+    /// Per-test level `α / F` of the sequential presets.
+    pub fn sequential_level(&self) -> Option<f64> {
+        let s = self.sequential.as_ref()?;
+        Some(s.alpha / self.sequential_family_size()? as f64)
+    }
+
+    /// CUSUM threshold of calibrated_v2's level and spread channels, `h = ln(F/α)/(2κ)`.
+    pub fn sequential_cusum_h(&self) -> Option<f64> {
+        let s = self.sequential.as_ref()?;
+        Some((1.0 / self.sequential_level()?).ln() / (2.0 * s.kappa))
+    }
+
+    /// CUSUM threshold of stationary_v1's level-drift channel (docs/gate.md §stationary_v1):
+    /// the smallest `h` whose Kingman bound, averaged over the frozen reference's error, is
+    /// at most `α / F`.
+    pub fn drift_cusum_h(&self) -> Option<f64> {
+        let d = self.stationary.as_ref()?;
+        Some(super::stationary::drift_threshold(
+            self.sequential_level()?,
+            d.kappa,
+            d.rho_max(),
+        ))
+    }
+
     /// The fixed controls object of productization §4B; absent controls are `null`.
     pub fn gate_controls(&self) -> Value {
         let persistence_k = self.policy.is_persistence().then_some(self.persistence_k);
@@ -385,13 +462,17 @@ impl GateConfig {
         });
         // calibrated_v2 only: its extra controls (other presets keep the §4B object as is,
         // so their window signatures do not change).
-        if let Some(s) = sequential {
-            let m = self.weights.len();
+        if let (Some(s), Some(family), Some(level), Some(h)) = (
+            sequential,
+            self.sequential_family_size(),
+            self.sequential_level(),
+            self.sequential_cusum_h(),
+        ) {
             controls["sequential"] = json!({
                 "kappa": num(s.kappa),
-                "cusum_h": num(s.cusum_threshold(m)),
-                "family_size": s.family_size(m),
-                "alpha_per_test": num(s.level(m)),
+                "cusum_h": num(h),
+                "family_size": family,
+                "alpha_per_test": num(level),
                 "spike_min_effect": num(s.spike_min_effect),
                 "spread_ratio_min": num(s.spread_ratio_min),
                 "spread_min_effect": num(s.spread_min_effect),
@@ -400,6 +481,16 @@ impl GateConfig {
                 "acf_lags": super::sequential::ACF_LAGS,
                 "acf_pool_checks": s.acf_pool_checks,
                 "min_per_metric": s.min_per_metric,
+            });
+        }
+        // stationary_v1 only: the level-drift channel.
+        if let (Some(d), Some(h)) = (self.stationary.as_ref(), self.drift_cusum_h()) {
+            controls["level_drift"] = json!({
+                "kappa": num(d.kappa),
+                "min_effect": num(d.min_effect),
+                "ref_windows": d.ref_windows,
+                "rho_max": num(d.rho_max()),
+                "cusum_h": num(h),
             });
         }
         controls
@@ -427,6 +518,8 @@ impl GateConfig {
             "transport": { "kind": "decl_clip_unit", "cal_ranges": ranges },
             "dw_aggregator": if self.calibrated.is_some() {
                 json!({"kind": "ks_exact_bonferroni"})
+            } else if self.stationary.is_some() {
+                json!({"kind": "trend_residual_cusum_level_drift", "scale": "range_unclipped", "combine": "bonferroni_max_evidence", "reference": "frozen_after_warmup"})
             } else if self.sequential.is_some() {
                 json!({"kind": "trend_residual_cusum", "scale": "range_unclipped", "combine": "bonferroni_max_evidence"})
             } else {
@@ -557,6 +650,39 @@ mod tests {
                 .window_signature_content()["policy_versions"]["gate_policy"],
             json!("calibrated_v1@1")
         );
+    }
+
+    #[test]
+    fn stationary_v1_is_calibrated_v2_plus_a_level_drift_block() {
+        let st = GateConfig::preset("stationary_v1").unwrap();
+        let v2 = GateConfig::preset("calibrated_v2").unwrap();
+        assert_eq!(st.sequential, v2.sequential);
+        assert_eq!(
+            (st.gate_window, st.gate_warmup_iters, st.metric_interval),
+            (v2.gate_window, v2.gate_warmup_iters, v2.metric_interval)
+        );
+        let sig = st.window_signature_content();
+        assert_eq!(
+            sig["policy_versions"]["gate_policy"],
+            json!("stationary_v1@1")
+        );
+        assert_eq!(
+            sig["dw_aggregator"]["kind"],
+            json!("trend_residual_cusum_level_drift")
+        );
+        let c = st.gate_controls();
+        assert_eq!(c["policy"], json!("calibrated_trend_cusum_level_drift"));
+        assert_eq!(c["sequential"]["family_size"], json!(24));
+        assert_eq!(c["level_drift"]["ref_windows"], json!(10));
+        assert_eq!(c["level_drift"]["kappa"].as_f64(), Some(2.0));
+        assert_eq!(c["level_drift"]["min_effect"].as_f64(), Some(1.0 / 512.0));
+        assert!(c["level_drift"]["cusum_h"].as_f64().unwrap() > 2.0);
+        // calibrated_v2's object keeps its family of 16 and has no drift block.
+        let c2 = v2.gate_controls();
+        assert_eq!(c2["sequential"]["family_size"], json!(16));
+        assert!(c2.get("level_drift").is_none());
+        assert_eq!(c2.as_object().unwrap().len(), 18);
+        assert_eq!(c.as_object().unwrap().len(), 19);
     }
 
     #[test]

@@ -169,6 +169,20 @@ pub const SETTABLE: &[Settable] = &[
         },
         help: "minimum practical effect (calibrated presets)",
     },
+    Settable {
+        name: "drift_min_effect",
+        allowed: Allowed::Float {
+            lo: 0.0,
+            hi: 1.0,
+            open_lo: false,
+        },
+        help: "minimum practical departure from the frozen reference level (stationary_v1)",
+    },
+    Settable {
+        name: "drift_ref_windows",
+        allowed: Allowed::Int(8, 1000),
+        help: "half-windows of values in the frozen reference level (stationary_v1)",
+    },
 ];
 
 /// Looks a settable field up by name.
@@ -330,6 +344,19 @@ impl GateConfig {
                     }
                 }
             }
+            "drift_min_effect" | "drift_ref_windows" => {
+                let Some(d) = self.stationary.as_mut() else {
+                    return Err(GateError::NotApplicable {
+                        field: field.to_owned(),
+                        preset: self.preset.clone(),
+                    });
+                };
+                if field == "drift_min_effect" {
+                    d.min_effect = float()?;
+                } else {
+                    d.ref_windows = int()? as usize;
+                }
+            }
             _ => return Err(bad()),
         }
         Ok(())
@@ -361,6 +388,8 @@ impl GateConfig {
             "regime_enabled" => json!(self.regime.enabled),
             "alpha" => num(calibrated_alpha?.0),
             "min_effect" => num(calibrated_alpha?.1),
+            "drift_min_effect" => num(self.stationary.as_ref()?.min_effect),
+            "drift_ref_windows" => json!(self.stationary.as_ref()?.ref_windows),
             _ => return None,
         })
     }
@@ -378,7 +407,7 @@ impl GateConfig {
             .map(|(m, (lo, hi))| (m.clone(), json!([num(*lo), num(*hi)])))
             .collect();
         let r = &self.regime;
-        json!({
+        let mut normalized = json!({
             "profile": self.preset,
             "gate_window": self.gate_window,
             "gate_warmup_iters": self.gate_warmup_iters,
@@ -425,7 +454,17 @@ impl GateConfig {
                 "acf_pool_checks": s.acf_pool_checks,
                 "min_per_metric": s.min_per_metric,
             })),
-        })
+        });
+        // stationary_v1 only (the other presets' normalized forms, and so their contract
+        // hashes, do not carry the key).
+        if let Some(d) = &self.stationary {
+            normalized["stationary"] = json!({
+                "kappa": num(d.kappa),
+                "min_effect": num(d.min_effect),
+                "ref_windows": d.ref_windows,
+            });
+        }
+        normalized
     }
 
     /// Rebuilds the configuration a persisted normalized config describes: the profile's
@@ -496,6 +535,8 @@ impl GateConfig {
 fn normalized_setting(normalized: &Value, field: &str) -> Option<Value> {
     let v = match field {
         "regime_enabled" => normalized.get("regime")?.get("enabled")?,
+        "drift_min_effect" => normalized.get("stationary")?.get("min_effect")?,
+        "drift_ref_windows" => normalized.get("stationary")?.get("ref_windows")?,
         "alpha" | "min_effect" => normalized
             .get("calibrated")
             .filter(|c| !c.is_null())
@@ -534,6 +575,10 @@ mod tests {
         (
             "calibrated_v2",
             "34ac5ed60b7dfc341e1f33b5eb734e0d532bd59173d35806935630cb9b4f0e87",
+        ),
+        (
+            "stationary_v1",
+            "a2fdc1af66a033ded772eaedb512d6acbe5e663c018be37583d8ccfcacab166e",
         ),
     ];
 
@@ -606,6 +651,55 @@ mod tests {
         assert!(v2.set_text("eps", "0.2").is_err());
         v2.set_text("alpha", "0.005").unwrap();
         assert_eq!(v2.sequential.as_ref().unwrap().alpha, 0.005);
+    }
+
+    #[test]
+    fn stationary_v1_drift_controls_are_settable_range_checked_and_round_trip() {
+        let mut cfg = GateConfig::preset("stationary_v1").unwrap();
+        assert_eq!(cfg.get_value("drift_ref_windows"), Some(json!(10)));
+        cfg.set_text("drift_min_effect", "0.01").unwrap();
+        cfg.set_text("drift_ref_windows", "20").unwrap();
+        cfg.set_text("min_effect", "0.02").unwrap();
+        let d = cfg.stationary.as_ref().unwrap();
+        assert_eq!((d.min_effect, d.ref_windows), (0.01, 20));
+        assert_eq!(cfg.sequential.as_ref().unwrap().min_effect, 0.02);
+        let n = cfg.normalized();
+        assert_eq!(n["stationary"]["ref_windows"], json!(20));
+        let back = GateConfig::from_normalized(&n).unwrap();
+        assert_eq!(back, cfg);
+        assert_ne!(
+            cfg.contract_hash(),
+            GateConfig::preset("stationary_v1").unwrap().contract_hash()
+        );
+        let e = cfg
+            .set_text("drift_ref_windows", "3")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("drift_ref_windows") && e.contains("8..=1000"),
+            "{e}"
+        );
+        let e = cfg
+            .set_text("drift_min_effect", "2")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("drift_min_effect") && e.contains("[0, 1]"),
+            "{e}"
+        );
+        assert!(cfg.set_text("eps", "0.2").is_err());
+        // The drift controls do not apply to the other presets; their normalized forms do
+        // not carry the key.
+        for p in PRESETS.iter().filter(|p| **p != "stationary_v1") {
+            let mut other = GateConfig::preset(p).unwrap();
+            let e = other
+                .set_text("drift_min_effect", "0.01")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("does not apply"), "{p}: {e}");
+            assert_eq!(other.get_value("drift_ref_windows"), None);
+            assert!(other.normalized().get("stationary").is_none(), "{p}");
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! Parity presets (`tuned_v0`, `legacy`, `spike_v1`) follow algorithm.md §4–§9 in
 //! [`reference`]; `calibrated_v1` is in [`calibrated`] (docs/gate.md §calibrated_v1) and
 //! `calibrated_v2` in [`sequential`] (docs/gate.md §calibrated_v2), which keeps
-//! `(max(fit, scale windows) + 1)·Wm` snapshots and a few numbers per metric.
+//! `(max(fit, scale windows) + 1)·Wm` snapshots and a few numbers per metric; `stationary_v1`
+//! adds the level-drift channel of [`stationary`] (docs/gate.md §stationary_v1) to it.
 
 mod audit;
 mod calibrated;
@@ -15,6 +16,7 @@ mod contract;
 mod divergence;
 mod reference;
 mod sequential;
+mod stationary;
 mod stats;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -24,10 +26,11 @@ use serde_json::{Value, json};
 pub use config::{
     CalibratedConfig, DEFAULT_PRESET, GATE_WARMUP_RANGE, GATE_WINDOW_RANGE, GateConfig,
     METRIC_DEFS_VERSION, METRIC_INTERVAL_RANGE, PRESETS, Policy, RegimeConfig, SequentialConfig,
-    TRANSPORT_VERSION,
+    StationaryConfig, TRANSPORT_VERSION,
 };
 pub use contract::{Allowed, SETTABLE, Settable, settable};
 pub use divergence::{ks_exact_pvalue, ks_statistic_scaled, tv_hist_fixed};
+pub use stationary::drift_threshold;
 pub use stats::{f_sf, inc_beta, ln_gamma, norm_ppf, t_sf};
 
 /// Errors of gate configuration.

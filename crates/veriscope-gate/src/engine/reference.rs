@@ -265,9 +265,10 @@ fn apply_policy(
     counter: &mut usize,
 ) -> (bool, bool, bool) {
     match cfg.policy {
-        Policy::Either | Policy::Calibrated | Policy::CalibratedSequential => {
-            (ok_gain && ok_stab, false, false)
-        }
+        Policy::Either
+        | Policy::Calibrated
+        | Policy::CalibratedSequential
+        | Policy::StationarySequential => (ok_gain && ok_stab, false, false),
         Policy::Conjunction => {
             let ok = ok_gain || ok_stab;
             (ok, dw_exceeds && ok_gain && ok, false)

@@ -23,7 +23,8 @@ use std::collections::VecDeque;
 use serde_json::{Map, Value, json};
 
 use super::audit::{finite_map, num, opt};
-use super::config::SequentialConfig;
+use super::config::{SequentialConfig, StationaryConfig};
+use super::stationary::{self, DriftState, Noise};
 use super::stats::{Z_CAP, f_sf, t_sf, z_of_upper_tail};
 use super::{CheckContext, Decision, GateRecord, Snap, skip_record};
 
@@ -40,12 +41,16 @@ struct MetricState {
     down: f64,
     spread: f64,
     acf: VecDeque<[f64; ACF_LAGS]>,
+    /// stationary_v1's level-drift channel.
+    drift: DriftState,
 }
 
 /// Accumulated state of the engine (one entry per metric, created on first use).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct State {
     metrics: Vec<MetricState>,
+    /// stationary_v1's `h_drift`, computed at the first check (a numerical root).
+    drift_h: Option<f64>,
 }
 
 /// Least-squares line through `(t, y)` points.
@@ -104,10 +109,12 @@ struct MetricOutcome {
 }
 
 /// Scale-free per-check constants shared by the metrics.
-struct Budget {
+struct Budget<'a> {
     level: f64,
     h: f64,
     z_spike: f64,
+    /// stationary_v1: the level-drift channel's settings and threshold.
+    drift: Option<(&'a StationaryConfig, f64)>,
 }
 
 pub(crate) fn check(
@@ -120,10 +127,18 @@ pub(crate) fn check(
     let seq = cfg.sequential.as_ref().expect("sequential preset");
     let names = ctx.names;
     let m = names.len();
+    let level = cfg.sequential_level().expect("sequential preset");
+    let drift = cfg.stationary.as_ref().map(|d| {
+        let h = *st
+            .drift_h
+            .get_or_insert_with(|| cfg.drift_cusum_h().expect("stationary preset"));
+        (d, h)
+    });
     let budget = Budget {
-        level: seq.level(m),
-        h: seq.cusum_threshold(m),
-        z_spike: z_of_upper_tail(0.5 * seq.level(m)),
+        level,
+        h: cfg.sequential_cusum_h().expect("sequential preset"),
+        z_spike: z_of_upper_tail(0.5 * level),
+        drift,
     };
     if st.metrics.len() != m {
         st.metrics = vec![MetricState::default(); m];
@@ -178,6 +193,8 @@ pub(crate) fn check(
         "level_shift_detected"
     } else if has("spike") {
         "spike_detected"
+    } else if has("drift") {
+        "level_drift_detected"
     } else if has("spread") {
         "spread_increase_detected"
     } else {
@@ -208,7 +225,7 @@ pub(crate) fn check(
                 .map(|o| (n.clone(), Value::Object(o.detail.clone())))
         })
         .collect();
-    let audit = json!({
+    let mut audit = json!({
         "evaluated": true,
         "reason": reason,
         "policy": cfg.policy.as_str(),
@@ -223,7 +240,7 @@ pub(crate) fn check(
         "channels_flagged": channels,
         "metrics_not_evaluable": not_evaluable,
         "alpha": num(seq.alpha),
-        "family_size": seq.family_size(m),
+        "family_size": cfg.sequential_family_size(),
         "alpha_per_test": num(budget.level),
         "kappa": num(seq.kappa),
         "cusum_h": num(budget.h),
@@ -233,6 +250,15 @@ pub(crate) fn check(
         "gain_bits": opt(gain_bits),
         "gain_evaluated": false,
     });
+    if let Some((d, h)) = budget.drift {
+        audit["level_drift"] = json!({
+            "kappa": num(d.kappa),
+            "cusum_h": num(h),
+            "min_effect": num(d.min_effect),
+            "ref_windows": d.ref_windows,
+            "rho_max": num(d.rho_max()),
+        });
+    }
     GateRecord {
         iter: ctx.iter,
         decision: if fail { Decision::Fail } else { Decision::Pass },
@@ -374,10 +400,19 @@ fn analyze(
     if p_spike <= budget.level {
         flags.push("spike");
     }
-    let evidence = up
+    let mut evidence = up
         .max(down)
         .max(spike_ratio)
         .max(spread_ratio.unwrap_or(0.0));
+    // stationary_v1: the recent level against the frozen reference.
+    let drift = budget.drift.map(|(d, h)| {
+        let noise = Noise { s, lrv, df };
+        let out = stationary::step(d, h, &recent, &noise, &mut st.drift);
+        flags.extend(&out.flags);
+        evidence = evidence.max(out.evidence);
+        stationary::commit(d, wm, &recent, &noise, !flags.is_empty(), &mut st.drift);
+        out
+    });
     let mut detail = Map::new();
     for (key, value) in [
         ("residual_mean", r_bar),
@@ -398,6 +433,9 @@ fn analyze(
         detail.insert("recent_noise_sd".into(), num(s_r));
         detail.insert("z_spread".into(), num(z));
         detail.insert("cusum_spread".into(), num(ratio));
+    }
+    for (key, value) in drift.into_iter().flat_map(|o| o.detail) {
+        detail.insert(key.into(), value);
     }
     Some(MetricOutcome {
         flags,
