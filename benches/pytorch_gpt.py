@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch twin of the veriscope-gpt model, for a side-by-side CPU throughput figure.
+"""PyTorch twin of the veriscope-gpt model, for a side-by-side throughput figure (CPU or CUDA).
 
 Same architecture as crates/veriscope-gpt/src/model.rs (pre-LN blocks, fused QKV without
 bias, hand-written causal attention with an additive -inf mask and softmax, GELU MLP
@@ -7,6 +7,9 @@ bias, hand-written causal attention with an additive -inf mask and softmax, GELU
 the same embedded corpus. Prints one JSON line: median tokens/s over timed rounds.
 
 Usage: python3 benches/pytorch_gpt.py [--threads 2] [--steps 60] [--rounds 3] [cpu_small flags]
+       python3 benches/pytorch_gpt.py --device cuda [gpu preset flags]   (benches/gpu_bench.sh)
+On CUDA both frameworks compute in plain f32 (TF32 off, PyTorch's default for matmuls), and
+each step ends with `loss.item()`, a device sync, as our trainer reads the loss every step.
 """
 import argparse
 import json
@@ -57,7 +60,7 @@ class Gpt(nn.Module):
 
     def forward(self, idx):
         t = idx.shape[1]
-        x = self.wte(idx) + self.wpe(torch.arange(t))
+        x = self.wte(idx) + self.wpe(torch.arange(t, device=idx.device))
         for blk in self.blocks:
             x = blk(x, self.mask)
         return self.head(self.ln_f(x))
@@ -75,24 +78,29 @@ def main():
     ap.add_argument("--block-size", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--gelu", choices=["sigmoid", "tanh"], default="sigmoid")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    torch.backends.cuda.matmul.allow_tf32 = False
     torch.set_num_threads(a.threads)
     torch.manual_seed(42)
     text = CORPUS.read_text()
     chars = sorted(set(text))
     ids = torch.tensor([chars.index(ch) for ch in text[: len(text) * 9 // 10]], dtype=torch.long)
-    model = Gpt(len(chars), a.n_layer, a.n_head, a.n_embd, a.block_size, a.gelu)
+    ids = ids.to(dev)
+    model = Gpt(len(chars), a.n_layer, a.n_head, a.n_embd, a.block_size, a.gelu).to(dev)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=2e-3, betas=(0.9, 0.95), eps=1e-8,
+        lr=a.lr, betas=(0.9, 0.95), eps=1e-8,
     )
 
     def step():
-        ix = torch.randint(len(ids) - a.block_size - 1, (a.batch_size,))
-        x = torch.stack([ids[i : i + a.block_size] for i in ix])
-        y = torch.stack([ids[i + 1 : i + 1 + a.block_size] for i in ix])
+        ix = torch.randint(len(ids) - a.block_size - 1, (a.batch_size,), device=dev)
+        offsets = ix[:, None] + torch.arange(a.block_size, device=dev)
+        x, y = ids[offsets], ids[offsets + 1]
         loss = F.cross_entropy(model(x).view(-1, len(chars)), y.view(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -110,7 +118,7 @@ def main():
         dt = time.perf_counter() - t0
         rates.append(a.steps * a.batch_size * a.block_size / dt)
     print(json.dumps({
-        "framework": "pytorch", "torch": torch.__version__, "threads": a.threads,
+        "framework": "pytorch", "torch": torch.__version__, "threads": a.threads, "device": a.device,
         "tokens_per_s": statistics.median(rates), "rounds": rates, "last_loss": last,
         "n_params": sum(p.numel() for p in model.parameters()),
     }))

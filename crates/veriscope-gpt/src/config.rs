@@ -95,9 +95,8 @@ pub struct TrainConfig {
     /// False with `--no-probe` / `--no-gate`: samples then carry loss only (used to measure
     /// overhead).
     pub probe: bool,
-    /// Where the probe runs: `async` (a worker thread on a weight snapshot; the CPU default)
-    /// or `sync` (on the training thread; the default with `--device cuda`, where the async
-    /// path is untested).
+    /// Where the probe runs: `async` (a worker thread on a weight snapshot; the default, on
+    /// CUDA as on CPU) or `sync` (on the training thread).
     pub probe_mode: ProbeMode,
     /// Checkpoint every N iterations (0 = not by iteration count).
     pub ckpt_interval: u64,
