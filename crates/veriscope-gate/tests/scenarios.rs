@@ -1,37 +1,11 @@
 //! Scenario tests: decisions of tuned_v0, calibrated_v1 and calibrated_v2 on seeded synthetic
 //! streams.
 
-use veriscope_gate::engine::{Decision, GateConfig, GateEngine, GateRecord};
+mod common;
+
+use common::{LEARNING, alarms, first_alarm_at_or_after, replay, total_alarms};
+use veriscope_gate::engine::{Decision, GateConfig, GateEngine};
 use veriscope_gate::synthetic::{Noise, Pathology, Scenario, Trend};
-
-fn replay(preset: &str, scenario: &Scenario) -> Vec<GateRecord> {
-    let mut engine = GateEngine::new(GateConfig::preset(preset).unwrap());
-    scenario
-        .samples()
-        .iter()
-        .filter_map(|s| engine.observe(s))
-        .collect()
-}
-
-fn alarms(records: &[GateRecord]) -> usize {
-    records
-        .iter()
-        .filter(|r| matches!(r.decision, Decision::Warn | Decision::Fail))
-        .count()
-}
-
-fn first_alarm_at_or_after(records: &[GateRecord], t0: u64) -> Option<u64> {
-    records
-        .iter()
-        .find(|r| r.iter >= t0 && matches!(r.decision, Decision::Warn | Decision::Fail))
-        .map(|r| r.iter)
-}
-
-/// The healthy-learning baseline of the benchmarks: a quarter of each range, τ = 1000 iters.
-const LEARNING: Trend = Trend::LearningCurve {
-    amplitude_bins: 4.0,
-    tau_iters: 1000.0,
-};
 
 #[test]
 fn pilot_cadence_gives_forty_checks_from_warmup() {
@@ -91,7 +65,7 @@ fn abrupt_eff_dim_collapse_is_caught_within_one_window() {
     let s = Scenario::pilot(7, 0.3, Pathology::Collapse { to: 10.0 });
     for preset in ["tuned_v0", "calibrated_v1"] {
         let recs = replay(preset, &s);
-        let first = first_alarm_at_or_after(&recs, 2500).expect("detected");
+        let first = first_alarm_at_or_after(&recs, 2500).expect("detected").iter;
         assert!(first <= 2600, "{preset}: first alarm at {first}");
         let at = recs.iter().find(|r| r.iter == 2600).unwrap();
         assert_eq!(at.decision, Decision::Fail, "{preset}: {}", at.audit);
@@ -127,7 +101,9 @@ fn slow_drift_is_caught_by_the_regime_channel() {
     let s = Scenario::pilot(13, 0.3, Pathology::Drift { per_iter: -0.01 });
     for preset in ["tuned_v0", "calibrated_v1"] {
         let recs = replay(preset, &s);
-        let first = first_alarm_at_or_after(&recs, 2500).expect("drift detected");
+        let first = first_alarm_at_or_after(&recs, 2500)
+            .expect("drift detected")
+            .iter;
         assert!(first <= 3500, "{preset}: {first}");
     }
 }
@@ -138,7 +114,7 @@ fn variance_blow_up_is_detected() {
     for preset in ["tuned_v0", "calibrated_v1"] {
         let recs = replay(preset, &s);
         assert!(
-            first_alarm_at_or_after(&recs, 2500).is_some_and(|t| t <= 2800),
+            first_alarm_at_or_after(&recs, 2500).is_some_and(|r| r.iter <= 2800),
             "{preset}"
         );
     }
@@ -262,22 +238,6 @@ fn every_record_carries_the_audit_v1_fields_and_consistent_flags() {
     }
 }
 
-fn total_alarms(preset: &str, seeds: std::ops::Range<u64>, base: &Scenario) -> (usize, usize) {
-    seeds
-        .map(|seed| {
-            let recs = replay(
-                preset,
-                &Scenario {
-                    seed,
-                    ..base.clone()
-                },
-            );
-            let evaluated = recs.iter().filter(|r| r.decision != Decision::Skip).count();
-            (alarms(&recs), evaluated)
-        })
-        .fold((0, 0), |(a, n), (x, m)| (a + x, n + m))
-}
-
 #[test]
 fn calibrated_v2_stays_within_its_budget_on_stationary_and_learning_streams() {
     // α = 1% per check: 30 seeds × 40 checks = 1200 checks → at most 12 alarms.
@@ -315,7 +275,9 @@ fn calibrated_v2_catches_a_collapse_at_the_onset_check() {
     }
     // Noisier (1 bin): within one window.
     let s = Scenario::pilot(10, 1.0, Pathology::Collapse { to: 10.0 });
-    let first = first_alarm_at_or_after(&replay("calibrated_v2", &s), 2500).unwrap();
+    let first = first_alarm_at_or_after(&replay("calibrated_v2", &s), 2500)
+        .unwrap()
+        .iter;
     assert!(first <= 2600, "{first}");
 }
 
@@ -323,7 +285,9 @@ fn calibrated_v2_catches_a_collapse_at_the_onset_check() {
 fn calibrated_v2_catches_variance_blow_up_within_one_window() {
     for seed in [17, 18, 19] {
         let s = Scenario::pilot(seed, 0.25, Pathology::VarianceBlowup { factor: 4.0 });
-        let first = first_alarm_at_or_after(&replay("calibrated_v2", &s), 2500).unwrap();
+        let first = first_alarm_at_or_after(&replay("calibrated_v2", &s), 2500)
+            .unwrap()
+            .iter;
         assert!(first <= 2600, "seed {seed}: {first}");
     }
 }
@@ -336,7 +300,9 @@ fn calibrated_v2_treats_learning_rate_drift_as_trend_but_catches_a_fast_one() {
     assert_eq!(alarms(&replay("calibrated_v2", &slow)), 0);
     // Four times faster: caught within three windows.
     let fast = Scenario::pilot(13, 0.25, Pathology::Drift { per_iter: -0.04 });
-    let first = first_alarm_at_or_after(&replay("calibrated_v2", &fast), 2500).unwrap();
+    let first = first_alarm_at_or_after(&replay("calibrated_v2", &fast), 2500)
+        .unwrap()
+        .iter;
     assert!(first <= 2800, "{first}");
 }
 

@@ -2,48 +2,13 @@
 //! plus a level-drift CUSUM against a reference frozen after warmup, on seeded synthetic
 //! streams (the pilot timeline: 40 checks from iter 1000, W = 100, onset 2500).
 
+mod common;
+
+use common::{alarms, first_alarm_at_or_after, replay, total_alarms};
 use veriscope_gate::engine::{Decision, GateConfig, GateEngine, GateRecord};
 use veriscope_gate::synthetic::{Noise, Pathology, Scenario, Trend};
 
 const PRESET: &str = "stationary_v1";
-
-fn replay(preset: &str, scenario: &Scenario) -> Vec<GateRecord> {
-    let mut engine = GateEngine::new(GateConfig::preset(preset).unwrap());
-    scenario
-        .samples()
-        .iter()
-        .filter_map(|s| engine.observe(s))
-        .collect()
-}
-
-fn is_alarm(r: &GateRecord) -> bool {
-    matches!(r.decision, Decision::Warn | Decision::Fail)
-}
-
-fn alarms(records: &[GateRecord]) -> usize {
-    records.iter().filter(|r| is_alarm(r)).count()
-}
-
-fn first_alarm_at_or_after(records: &[GateRecord], t0: u64) -> Option<&GateRecord> {
-    records.iter().find(|r| r.iter >= t0 && is_alarm(r))
-}
-
-/// (alarms, evaluated checks) over the seeds.
-fn total_alarms(preset: &str, seeds: std::ops::Range<u64>, base: &Scenario) -> (usize, usize) {
-    seeds
-        .map(|seed| {
-            let recs = replay(
-                preset,
-                &Scenario {
-                    seed,
-                    ..base.clone()
-                },
-            );
-            let evaluated = recs.iter().filter(|r| r.decision != Decision::Skip).count();
-            (alarms(&recs), evaluated)
-        })
-        .fold((0, 0), |(a, n), (x, m)| (a + x, n + m))
-}
 
 #[test]
 fn stationary_noise_stays_within_the_budget() {
