@@ -47,6 +47,17 @@ pub fn to_canonical_string(v: &Value) -> Result<String, CanonError> {
     Ok(out)
 }
 
+/// Appends the canonical JSON text of `v` to `out` (what [`to_canonical_string`] returns),
+/// so a caller assembling canonical text from pieces reuses one buffer.
+pub fn write_canonical(out: &mut String, v: &Value) -> Result<(), CanonError> {
+    render::write_compact(out, v)
+}
+
+/// Appends the canonical JSON text of the string `s` (quoted, Python's escapes) to `out`.
+pub fn write_canonical_str(out: &mut String, s: &str) {
+    render::write_string(out, s, false);
+}
+
 /// Canonical JSON bytes of `v` (UTF-8 of [`to_canonical_string`]).
 pub fn canonical_bytes(v: &Value) -> Result<Vec<u8>, CanonError> {
     to_canonical_string(v).map(String::into_bytes)
@@ -70,6 +81,11 @@ pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
     // A table lookup per nibble: journal verification hashes every entry, and the hex
     // crate's iterator showed up in its profile.
     hex_lower(&Sha256::digest(bytes))
+}
+
+/// SHA-256 of raw bytes (for callers that need only part of the hex text).
+pub fn sha256_digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
 }
 
 /// Lowercase hex of a digest.

@@ -135,7 +135,7 @@ fn write_number(out: &mut String, n: &Number) -> Result<(), CanonError> {
 /// Python's JSON string escaping: `\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`, other controls as
 /// lowercase `\u00XX`. With `ascii_only`, everything outside printable ASCII is escaped as
 /// `\uXXXX` (astral characters as surrogate pairs), as `ensure_ascii=True` does.
-fn write_string(out: &mut String, s: &str, ascii_only: bool) {
+pub(crate) fn write_string(out: &mut String, s: &str, ascii_only: bool) {
     out.push('"');
     // Copy runs of characters that need no escaping in one go; most keys and values are
     // plain ASCII, so this is one `push_str` per string.

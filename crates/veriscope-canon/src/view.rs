@@ -86,6 +86,34 @@ impl<'a> CanonValue<'a> {
             CanonValue::Object(o) => Value::Object(o.to_map()),
         }
     }
+
+    /// Appends this value's canonical text to `out`: what [`crate::write_canonical`] writes
+    /// for [`CanonValue::to_value`], without building the `Value`. The parser admitted only
+    /// canonical spellings, so every token, string body and object slice is already that
+    /// text.
+    pub fn write_canonical(&self, out: &mut String) {
+        match self {
+            CanonValue::Null => out.push_str("null"),
+            CanonValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            CanonValue::Int(t) | CanonValue::Float(t, _) => out.push_str(t),
+            CanonValue::Str(s) => {
+                out.push('"');
+                out.push_str(s.raw);
+                out.push('"');
+            }
+            CanonValue::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_canonical(out);
+                }
+                out.push(']');
+            }
+            CanonValue::Object(o) => out.push_str(o.text()),
+        }
+    }
 }
 
 /// A string as written between its quotes, with only canonical escapes.
@@ -717,6 +745,22 @@ mod tests {
             o.get("d").unwrap().as_object().unwrap().text(),
             r#"{"e":null}"#
         );
+    }
+
+    #[test]
+    fn write_canonical_is_the_canonical_text_of_the_value() {
+        for text in [
+            r#"{"a":[true,null,{"b":"x\"y\u0001\n"}],"c":-12,"d":1e-05,"e":{},"f":[]}"#,
+            "[1e+16,-0.0,100.0,123456789012345678901234567890,\"\u{2028}é\"]",
+            r#""plain""#,
+            "false",
+        ] {
+            let v = parse_canonical(text).expect("canonical fixture");
+            let mut out = String::from("prefix:");
+            v.write_canonical(&mut out);
+            assert_eq!(out, format!("prefix:{text}"));
+            assert_eq!(to_canonical_string(&v.to_value()).unwrap(), text);
+        }
     }
 
     #[test]

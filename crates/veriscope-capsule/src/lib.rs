@@ -11,6 +11,7 @@ pub mod atomic;
 pub mod fixture;
 pub mod governance;
 mod isotime;
+pub mod jsonref;
 pub mod load;
 pub mod pyrepr;
 pub mod schema;

@@ -7,6 +7,7 @@
 //! first problem and never fail on unknown keys (extra keys are allowed, contract_v1).
 
 use serde_json::{Map, Value};
+use veriscope_canon::view::{CanonObject, CanonValue};
 
 use crate::isotime::{UtcMicros, parse_iso_utc};
 use crate::pyrepr::repr_str;
@@ -400,6 +401,66 @@ pub fn check_audit_map(obj: &Map<String, Value>, loc: &[Seg]) -> Checked<bool> {
         }
     }
     Ok(evaluated)
+}
+
+/// [`check_audit_map`] for a view of canonical text: `Some(evaluated)` exactly when
+/// `check_audit_map` on the parsed object is `Ok(evaluated)`, for the spellings writers
+/// use; `None` for a failure or any lax spelling (`"yes"`, numeric strings), which the
+/// `Value` path judges (and words). The journal reader's fast path and results.json's gate
+/// check both read canonical records through it.
+pub(crate) fn clean_audit_evaluated(audit: &CanonObject<'_>) -> Option<bool> {
+    let present = |k: &str| audit.get(k).filter(|v| !v.is_null());
+    let evaluated = match audit.get("evaluated")? {
+        CanonValue::Bool(b) => *b,
+        CanonValue::Int("0") => false,
+        CanonValue::Int("1") => true,
+        _ => return None,
+    };
+    for k in ["reason", "policy"] {
+        if let Some(v) = present(k)
+            && v.as_str()?.is_empty()
+        {
+            return None;
+        }
+    }
+    for k in ["worst_DW", "eps_eff"] {
+        if let Some(v) = present(k) {
+            nonneg_number(v)?;
+        }
+    }
+    if let Some(tv) = present("per_metric_tv") {
+        for (_, v) in tv.as_object()?.iter() {
+            nonneg_number(v)?;
+        }
+    }
+    for k in ["ddp_agg", "ddp_barrier_status"] {
+        if let Some(v) = present(k) {
+            v.as_str()?;
+        }
+    }
+    for k in ["evidence_total", "min_evidence"] {
+        match present(k) {
+            // Canonical integers never spell `-0`, so a sign means negative.
+            Some(CanonValue::Int(t)) if !t.starts_with('-') && t.parse::<u64>().is_ok() => {}
+            Some(_) => return None,
+            None if evaluated => return None,
+            None => {}
+        }
+    }
+    if evaluated && (present("reason").is_none() || present("policy").is_none()) {
+        return None;
+    }
+    Some(evaluated)
+}
+
+/// `nonneg_float` for number tokens (strings go the `Value` way).
+fn nonneg_number(v: &CanonValue<'_>) -> Option<()> {
+    let x = match v {
+        CanonValue::Float(_, x) => *x,
+        CanonValue::Int(t) => t.parse::<f64>().ok()?,
+        _ => return None,
+    };
+    (x >= 0.0).then_some(())
 }
 
 // ---------------------------------------------------------------- shared pieces

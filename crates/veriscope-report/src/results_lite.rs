@@ -7,12 +7,16 @@
 //! The capsule was validated first; a document the typed rows cannot take (e.g. a lax bool
 //! such as `"evaluated": "true"`, which validation accepts as pydantic does) falls back to the
 //! whole-tree reading, with the same result.
-
-use std::collections::BTreeMap;
+//!
+//! `load_view` does not come here: validation reads the records for display while it checks
+//! them (`ValidateOptions::keep_results`), so the file is parsed once. This reader serves a
+//! view built from a validation report that did not keep them (`view_from_report`).
 
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+
+use veriscope_capsule::jsonref::ObjRef;
 
 use crate::view::GatePoint;
 
@@ -30,11 +34,7 @@ pub(crate) fn parse_results(text: &str) -> Option<ResultsLite> {
     if let Ok(split) = serde_json::from_str::<SplitView>(text) {
         return Some(ResultsLite {
             top: Value::Object(split.top),
-            gates: split
-                .gates
-                .into_iter()
-                .filter_map(GateRow::into_point)
-                .collect(),
+            gates: split.gates.0,
         });
     }
     let Value::Object(mut top) = serde_json::from_str::<Value>(text).ok()? else {
@@ -50,36 +50,16 @@ pub(crate) fn parse_results(text: &str) -> Option<ResultsLite> {
     })
 }
 
-/// Gate rows from a parsed `gates` value (the whole-tree path).
+/// Gate rows from a parsed `gates` value (the whole-tree path): validation's reading of a
+/// record for display ([`GatePoint::read`]).
 pub(crate) fn gate_points(gates: &Value) -> Vec<GatePoint> {
     let Some(gates) = gates.as_array() else {
         return Vec::new();
     };
     gates
         .iter()
-        .filter_map(|g| {
-            let audit = g.get("audit").and_then(Value::as_object);
-            let a = |k: &str| audit.and_then(|m| m.get(k));
-            Some(GatePoint {
-                iter: g.get("iter")?.as_u64()?,
-                decision: g.get("decision")?.as_str()?.to_owned(),
-                evaluated: a("evaluated").and_then(Value::as_bool).unwrap_or(false),
-                worst_dw: finite(a("worst_DW").and_then(Value::as_f64)),
-                eps_eff: finite(a("eps_eff").and_then(Value::as_f64)),
-                reason: a("reason")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                per_metric_tv: a("per_metric_tv")
-                    .and_then(Value::as_object)
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| Some((k.clone(), finite(v.as_f64())?)))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            })
-        })
+        .filter_map(Value::as_object)
+        .filter_map(|g| GatePoint::read(ObjRef::Parsed(g)))
         .collect()
 }
 
@@ -107,7 +87,46 @@ struct AuditRow {
     #[serde(default)]
     reason: Option<String>,
     #[serde(default)]
-    per_metric_tv: Option<BTreeMap<String, Option<f64>>>,
+    per_metric_tv: Option<MetricTv>,
+}
+
+/// `per_metric_tv` as `(name, value)` entries in key order, the last of duplicate names
+/// winning: what a `BTreeMap` reading gives, without building a tree per gate (at 10^5
+/// gates the trees were most of this reader's allocations).
+struct MetricTv(Vec<(String, Option<f64>)>);
+
+impl<'de> Deserialize<'de> for MetricTv {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MetricTvVisitor)
+    }
+}
+
+struct MetricTvVisitor;
+
+impl<'de> Visitor<'de> for MetricTvVisitor {
+    type Value = MetricTv;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map of metric values")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<MetricTv, A::Error> {
+        let mut entries: Vec<(String, Option<f64>)> =
+            Vec::with_capacity(access.size_hint().unwrap_or(0));
+        while let Some(entry) = access.next_entry::<String, Option<f64>>()? {
+            entries.push(entry);
+        }
+        // Canonical text (what the wrapper writes) is already in strict key order.
+        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            // Stable: duplicates stay in file order, so after reversing, the first of each
+            // name is the last one written.
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            entries.reverse();
+            entries.dedup_by(|later, kept| later.0 == kept.0);
+            entries.reverse();
+        }
+        Ok(MetricTv(entries))
+    }
 }
 
 impl GateRow {
@@ -124,7 +143,7 @@ impl GateRow {
             per_metric_tv: audit
                 .and_then(|a| a.per_metric_tv)
                 .map(|m| {
-                    m.into_iter()
+                    m.0.into_iter()
                         .filter_map(|(k, v)| Some((k, finite(v)?)))
                         .collect()
                 })
@@ -136,7 +155,36 @@ impl GateRow {
 /// The top level with `gates` typed; the last duplicate key wins, as in a tree parse.
 struct SplitView {
     top: Map<String, Value>,
-    gates: Vec<GateRow>,
+    gates: GatePoints,
+}
+
+/// The `gates` list read straight into [`GatePoint`] rows (records without an `iter` or a
+/// `decision` are left out, as [`gate_points`] does), with no list of intermediate rows.
+#[derive(Default)]
+struct GatePoints(Vec<GatePoint>);
+
+impl<'de> Deserialize<'de> for GatePoints {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(GatePointsVisitor)
+    }
+}
+
+struct GatePointsVisitor;
+
+impl<'de> Visitor<'de> for GatePointsVisitor {
+    type Value = GatePoints;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of gate records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<GatePoints, A::Error> {
+        let mut points = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(row) = seq.next_element::<GateRow>()? {
+            points.extend(row.into_point());
+        }
+        Ok(GatePoints(points))
+    }
 }
 
 impl<'de> Deserialize<'de> for SplitView {
@@ -156,10 +204,10 @@ impl<'de> Visitor<'de> for SplitViewVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<SplitView, A::Error> {
         let mut top = Map::new();
-        let mut gates = Vec::new();
+        let mut gates = GatePoints::default();
         while let Some(key) = access.next_key::<String>()? {
             if key == "gates" {
-                gates = access.next_value::<Vec<GateRow>>()?;
+                gates = access.next_value::<GatePoints>()?;
             } else {
                 top.insert(key, access.next_value::<Value>()?);
             }
@@ -210,6 +258,19 @@ mod tests {
         assert_eq!(lite.gates, gate_points(&gates));
         assert_eq!(lite.gates.len(), 1);
         assert!(!lite.gates[0].evaluated);
+    }
+
+    #[test]
+    fn unsorted_and_duplicate_metric_names_read_as_a_map_does() {
+        let text = r#"{"gates": [{"iter": 1, "decision": "pass", "audit": {"evaluated": true,
+            "per_metric_tv": {"b": 1, "a": 2, "b": 3, "c": null, "a": 0.5}}}]}"#;
+        let lite = parse_results(text).expect("object");
+        let tree: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(lite.gates, gate_points(&tree["gates"]));
+        assert_eq!(
+            lite.gates[0].per_metric_tv,
+            vec![("a".to_owned(), 0.5), ("b".to_owned(), 3.0)]
+        );
     }
 
     #[test]

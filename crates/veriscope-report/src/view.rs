@@ -6,6 +6,7 @@
 //! contract_v1 §Precedence Map (jsonl overlay, then json overlay, else automated).
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -13,7 +14,9 @@ use veriscope_capsule::load::{
     self, FIRST_FAIL_MARKER, GOVERNANCE_LOG, MANUAL_JUDGEMENT, MANUAL_JUDGEMENT_LOG, RESULTS,
     RESULTS_SUMMARY, RUN_CONFIG, WINDOW_SIGNATURE,
 };
-use veriscope_capsule::validate::{ValidateOptions, ValidationReport, validate_capsule};
+use veriscope_capsule::validate::{
+    ValidateOptions, ValidationReport, validate_capsule_keeping_results,
+};
 
 use crate::economic::EconomicInputs;
 use crate::error::ReportError;
@@ -96,24 +99,9 @@ impl Counts {
     }
 }
 
-/// One gate check as the charts and timelines need it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GatePoint {
-    /// Iteration of the check.
-    pub iter: u64,
-    /// `pass` | `warn` | `fail` | `skip`.
-    pub decision: String,
-    /// `audit.evaluated`.
-    pub evaluated: bool,
-    /// `audit.worst_DW`.
-    pub worst_dw: Option<f64>,
-    /// `audit.eps_eff`.
-    pub eps_eff: Option<f64>,
-    /// `audit.reason`.
-    pub reason: String,
-    /// `audit.per_metric_tv`, in key order.
-    pub per_metric_tv: Vec<(String, f64)>,
-}
+/// One gate check as the charts and timelines need it: the record as validation reads it
+/// for display, so a validated capsule's gates come from validation's own parse.
+pub use veriscope_capsule::validate::GateRecord as GatePoint;
 
 /// The journal as the Governance section shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
@@ -367,11 +355,13 @@ pub fn load_view(outdir: &Path, profile: ValidationProfile) -> Result<CapsuleVie
             outdir.display()
         )));
     }
-    // Validation and reading the artifacts for display are independent; on a large capsule
-    // each takes a noticeable share of the report's time, so they run side by side.
-    let (report, parts) = std::thread::scope(|scope| {
-        let validation = scope.spawn(|| validate_capsule(outdir, &profile.options()));
-        let parts = load_parts(outdir);
+    // Validation reads results.json for display while it checks it (the view's gates and
+    // top-level fields), so the file is parsed once. Reading the other artifacts is
+    // independent of validation, so it runs alongside.
+    let (mut report, parts) = std::thread::scope(|scope| {
+        let validation =
+            scope.spawn(|| validate_capsule_keeping_results(outdir, &profile.options()));
+        let parts = load_parts(outdir, ResultsFrom::Validation);
         let report = validation
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
@@ -380,7 +370,14 @@ pub fn load_view(outdir: &Path, profile: ValidationProfile) -> Result<CapsuleVie
     if !report.is_valid() {
         return Err(ReportError::CannotReport(report.message.clone()));
     }
-    build_view(outdir, &report, parts?)
+    let mut parts = parts?;
+    // A valid capsule's results.json, when it has one, passed its checks, so validation
+    // read it.
+    if let Some(read) = report.results.take() {
+        parts.capsule.results = Some(Value::Object(read.top));
+        parts.gates = read.gates;
+    }
+    build_view(outdir, &report, parts)
 }
 
 /// [`load_view`] for several capsules, one thread each (diff and compare read two or more
@@ -413,19 +410,38 @@ pub fn view_from_report(
     outdir: &Path,
     report: &ValidationReport,
 ) -> Result<CapsuleView, ReportError> {
-    build_view(outdir, report, load_parts(outdir)?)
+    let Some(read) = &report.results else {
+        return build_view(outdir, report, load_parts(outdir, ResultsFrom::File)?);
+    };
+    let mut parts = load_parts(outdir, ResultsFrom::Validation)?;
+    parts.capsule.results = Some(Value::Object(read.top.clone()));
+    parts.gates = read.gates.clone();
+    build_view(outdir, report, parts)
+}
+
+/// Where the view's results.json comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResultsFrom {
+    /// Read and parsed here (when the validation report does not carry it).
+    File,
+    /// Validation's reading ([`ValidationReport::results`]), filled in by the caller.
+    Validation,
 }
 
 /// The capsule's artifacts as the view reads them: results.json without its `gates` (those
-/// come as typed rows, see results_lite), the others whole.
+/// come as typed rows, from validation or results_lite), the others whole.
 struct Parts {
     capsule: load::Capsule,
     gates: Vec<GatePoint>,
 }
 
-fn load_parts(outdir: &Path) -> Result<Parts, ReportError> {
+fn load_parts(outdir: &Path, from: ResultsFrom) -> Result<Parts, ReportError> {
     let err = |e: load::LoadError| ReportError::CannotReport(e.to_string());
-    let results = match load::read_bytes(outdir, load::RESULTS).map_err(err)? {
+    let bytes = match from {
+        ResultsFrom::File => load::read_bytes(outdir, load::RESULTS).map_err(err)?,
+        ResultsFrom::Validation => None,
+    };
+    let results = match bytes {
         None => None,
         Some(bytes) => {
             // The whole-object reader words a broken file exactly as validate does.
@@ -624,25 +640,56 @@ fn artifact_rows(outdir: &Path) -> Vec<ArtifactRow> {
 }
 
 /// The last `run_started_v1.payload.distributed` in the journal (raw scan, read-only).
+/// `None` when the journal cannot be read or is not UTF-8.
 pub(crate) fn distributed_info(outdir: &Path) -> Option<DistributedInfo> {
-    let text = std::fs::read_to_string(outdir.join(GOVERNANCE_LOG)).ok()?;
     let mut found = None;
-    for line in text.lines().filter(|l| l.contains("run_started_v1")) {
-        let Ok(Value::Object(entry)) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let event = entry
-            .get("event")
-            .or_else(|| entry.get("event_type"))
-            .and_then(Value::as_str);
-        if event != Some("run_started_v1") {
-            continue;
+    for_each_line_block(&outdir.join(GOVERNANCE_LOG), |text| {
+        for line in text.lines().filter(|l| l.contains("run_started_v1")) {
+            let Ok(Value::Object(entry)) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let event = entry
+                .get("event")
+                .or_else(|| entry.get("event_type"))
+                .and_then(Value::as_str);
+            if event != Some("run_started_v1") {
+                continue;
+            }
+            if let Some(Value::Object(d)) = entry.get("payload").and_then(|p| p.get("distributed"))
+            {
+                found = Some(distributed_from(d));
+            }
         }
-        if let Some(Value::Object(d)) = entry.get("payload").and_then(|p| p.get("distributed")) {
-            found = Some(distributed_from(d));
+    })?;
+    found
+}
+
+/// Calls `f` with the text of the file at `path` in blocks of whole lines, through one
+/// reused buffer: a 10^5-gate journal is ~50 MB, and reading it whole into a fresh string
+/// cost more (page faults) than scanning it. `None` when the file cannot be read or a block
+/// is not UTF-8 (blocks end at a `\n`, so no character is split: as `read_to_string`).
+fn for_each_line_block(path: &Path, mut f: impl FnMut(&str)) -> Option<()> {
+    const BLOCK: u64 = 8 << 20;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let got = (&mut file).take(BLOCK).read_to_end(&mut buf).ok()?;
+        let eof = (got as u64) < BLOCK;
+        let cut = if eof {
+            buf.len()
+        } else {
+            match buf.iter().rposition(|&b| b == b'\n') {
+                Some(i) => i + 1,
+                // One line longer than a block: read on.
+                None => continue,
+            }
+        };
+        f(std::str::from_utf8(&buf[..cut]).ok()?);
+        buf.drain(..cut);
+        if eof {
+            return Some(());
         }
     }
-    found
 }
 
 fn distributed_from(d: &Map<String, Value>) -> DistributedInfo {
@@ -686,4 +733,68 @@ fn error_capsule(run_config: &Value) -> Option<(String, String)> {
         s("type", "UnknownError"),
         s("message", "No message provided"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use veriscope_capsule::validate::validate_capsule;
+
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/capsules/valid")
+            .join(name)
+    }
+
+    /// The gates and results fields validation reads for the view are those the view's own
+    /// reader gives, lax spellings included.
+    #[test]
+    fn validation_reads_results_as_the_view_reader_does() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lax = tmp.path().join("lax");
+        std::fs::create_dir(&lax).unwrap();
+        for entry in std::fs::read_dir(fixture("four_gate")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), lax.join(entry.file_name())).unwrap();
+        }
+        // Pretty-printed (no record reads through a view) with lax values validation accepts.
+        let mut doc: Value =
+            serde_json::from_slice(&std::fs::read(lax.join(load::RESULTS)).unwrap()).unwrap();
+        doc["gates"][0]["audit"]["evaluated"] = Value::from("true");
+        doc["gates"][1]["audit"]["worst_DW"] = Value::from("0.25");
+        std::fs::write(
+            lax.join(load::RESULTS),
+            serde_json::to_string_pretty(&doc).unwrap(),
+        )
+        .unwrap();
+        let dirs = [
+            "four_gate",
+            "failing_run",
+            "distributed_ddp",
+            "partial",
+            "override_overlay",
+        ]
+        .map(fixture)
+        .into_iter()
+        .chain([lax]);
+        let mut compared = Vec::new();
+        for dir in dirs {
+            for profile in [ValidationProfile::Report, ValidationProfile::Compare] {
+                // Some fixtures are not comparable (no journal); Report loads them all.
+                let Ok(loaded) = load_view(&dir, profile) else {
+                    continue;
+                };
+                let report = validate_capsule(&dir, &profile.options());
+                assert!(report.results.is_none());
+                let read_here = view_from_report(&dir, &report).unwrap();
+                assert_eq!(loaded, read_here, "{}", dir.display());
+                compared.push((dir.file_name().unwrap().to_owned(), profile));
+            }
+        }
+        assert!(compared.len() >= 7, "{compared:?}");
+        assert!(compared.iter().any(|(d, _)| d == "lax"));
+    }
 }

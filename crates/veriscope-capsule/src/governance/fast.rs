@@ -19,7 +19,7 @@ use super::payload::{PayloadProblems, is_known_event};
 use super::verify::Entry;
 use crate::isotime::parse_iso_utc;
 use crate::pyrepr::py_strip;
-use crate::schema::DECISIONS;
+use crate::schema::{DECISIONS, clean_audit_evaluated};
 
 /// The per-line verdict of a canonical, accepted line with a clean payload; `None` means
 /// "ask the `Value` path".
@@ -106,7 +106,7 @@ fn gate_decision_is_clean(pl: &CanonObject<'_>) -> Option<()> {
     if !audit.contains_key("per_metric_tv") {
         return None;
     }
-    let evaluated = audit_evaluated(audit)?;
+    let evaluated = clean_audit_evaluated(audit)?;
     if (decision == "skip") == evaluated {
         return None;
     }
@@ -125,62 +125,4 @@ fn gate_decision_is_clean(pl: &CanonObject<'_>) -> Option<()> {
 fn nonblank(v: &CanonValue<'_>) -> Option<()> {
     let s = v.as_str()?;
     (!py_strip(&s.decoded()).is_empty()).then_some(())
-}
-
-/// `Some(evaluated)` exactly when schema.rs `check_audit_map(audit, &[])` is `Ok(evaluated)`,
-/// for the spellings writers use; `None` for a failure or any lax spelling (`"yes"`,
-/// numeric strings), which the `Value` path judges.
-fn audit_evaluated(audit: &CanonObject<'_>) -> Option<bool> {
-    let present = |k: &str| audit.get(k).filter(|v| !v.is_null());
-    let evaluated = match audit.get("evaluated")? {
-        CanonValue::Bool(b) => *b,
-        CanonValue::Int("0") => false,
-        CanonValue::Int("1") => true,
-        _ => return None,
-    };
-    for k in ["reason", "policy"] {
-        if let Some(v) = present(k)
-            && v.as_str()?.is_empty()
-        {
-            return None;
-        }
-    }
-    for k in ["worst_DW", "eps_eff"] {
-        if let Some(v) = present(k) {
-            nonneg_number(v)?;
-        }
-    }
-    if let Some(tv) = present("per_metric_tv") {
-        for (_, v) in tv.as_object()?.iter() {
-            nonneg_number(v)?;
-        }
-    }
-    for k in ["ddp_agg", "ddp_barrier_status"] {
-        if let Some(v) = present(k) {
-            v.as_str()?;
-        }
-    }
-    for k in ["evidence_total", "min_evidence"] {
-        match present(k) {
-            // Canonical integers never spell `-0`, so a sign means negative.
-            Some(CanonValue::Int(t)) if !t.starts_with('-') && t.parse::<u64>().is_ok() => {}
-            Some(_) => return None,
-            None if evaluated => return None,
-            None => {}
-        }
-    }
-    if evaluated && (present("reason").is_none() || present("policy").is_none()) {
-        return None;
-    }
-    Some(evaluated)
-}
-
-/// schema.rs `nonneg_float` for number tokens (strings go the slow way).
-fn nonneg_number(v: &CanonValue<'_>) -> Option<()> {
-    let x = match v {
-        CanonValue::Float(_, x) => *x,
-        CanonValue::Int(t) => t.parse::<f64>().ok()?,
-        _ => return None,
-    };
-    (x >= 0.0).then_some(())
 }

@@ -8,13 +8,13 @@ use proptest::strategy::ValueTree;
 use serde_json::{Map, Value, json};
 
 use super::fast::examine_canonical;
-use super::verify::{Entry, ExaminedLine, value_line};
+use super::verify::{Entry, ParsedLine, value_line};
 use super::*;
 
 /// The `Value` path's verdict on a line, as an accepted entry if it is one.
 fn value_entry(text: &str) -> Option<Entry> {
     match value_line(text) {
-        ExaminedLine::Object { entry: Ok(e), .. } => Some(e),
+        ParsedLine::Object { entry: Ok(e), .. } => Some(e),
         _ => None,
     }
 }

@@ -26,8 +26,8 @@ use serde_json::{Map, Value};
 pub use payload::{MANUAL_EVENTS, RUN_EVENTS, check_payload, is_known_event};
 #[cfg(test)]
 use verify::PARALLEL_MIN_LINES;
-pub use verify::{BadLine, LineReader, LineVisitor, LogReport, VerifyOptions};
-use verify::{ChainState, Verifier};
+pub use verify::{BadLine, LineExtract, LineReader, LineVisitor, LogReport, VerifyOptions};
+use verify::{ChainState, Scan, ToMap, Verifier};
 
 use crate::atomic::{parent_dir, sync_dir};
 use crate::isotime::parse_iso_utc;
@@ -394,7 +394,7 @@ impl Journal {
             self.state.clone(),
             LineReader::Auto,
         );
-        verifier.feed_all(&tail, None);
+        verifier.feed(&tail);
         let (report, state) = verifier.finish();
         if !report.is_valid() {
             return Err(GovernanceError::InvalidLog {
@@ -518,13 +518,27 @@ pub fn verify_log(path: &Path, opts: &VerifyOptions) -> Result<LogReport, Govern
 
 /// [`verify_log`], calling `visit` with every line that parses as a JSON object.
 ///
-/// Slower than [`verify_log`]: every line becomes a `serde_json::Map` for the visitor.
+/// Slower than [`verify_log`]: every line becomes a `serde_json::Map` for the visitor
+/// ([`verify_log_extracting`] reads lines in place).
 pub fn verify_log_with(
     path: &Path,
     opts: &VerifyOptions,
     visit: &mut LineVisitor<'_>,
 ) -> Result<LogReport, GovernanceError> {
     verify_log_via(path, opts, LineReader::Auto, Some(visit))
+}
+
+/// [`verify_log_with`] for a visitor in two halves: `extract` reads every line that parses
+/// as a JSON object in place (a canonical line as its borrowed view), on the worker threads
+/// and in any order; `fold` gets what it returned, in line order. No line becomes a `Map`
+/// it does not have to.
+pub fn verify_log_extracting<E: LineExtract>(
+    path: &Path,
+    opts: &VerifyOptions,
+    extract: &E,
+    fold: &mut dyn FnMut(usize, &E::Facts),
+) -> Result<LogReport, GovernanceError> {
+    verify_file(path, opts, LineReader::Auto, Some(Scan { extract, fold }))
 }
 
 /// [`verify_log`] with the line reader chosen (benchmarks and equivalence tests compare
@@ -535,13 +549,26 @@ pub fn verify_log_via(
     reader: LineReader,
     visit: Option<&mut LineVisitor<'_>>,
 ) -> Result<LogReport, GovernanceError> {
+    let scan = visit.map(|fold| Scan {
+        extract: &ToMap,
+        fold,
+    });
+    verify_file(path, opts, reader, scan)
+}
+
+fn verify_file<E: LineExtract>(
+    path: &Path,
+    opts: &VerifyOptions,
+    reader: LineReader,
+    scan: Option<Scan<'_, E>>,
+) -> Result<LogReport, GovernanceError> {
     let io = |source| GovernanceError::Io {
         path: path.to_path_buf(),
         source,
     };
     let file = File::open(path).map_err(io)?;
     let mut verifier = Verifier::new(*opts, ChainState::default(), reader);
-    feed_blocks(file, &mut verifier, visit, READ_BLOCK).map_err(io)?;
+    feed_blocks(file, &mut verifier, scan, READ_BLOCK).map_err(io)?;
     Ok(verifier.finish().0)
 }
 
@@ -553,10 +580,10 @@ const READ_BLOCK: u64 = 8 << 20;
 /// fresh pages). Blocks end at a `\n`, so no line and no UTF-8 sequence is split; the
 /// verifier keeps the chain and the line count across blocks, so the findings equal one
 /// pass over the whole file.
-fn feed_blocks(
+fn feed_blocks<E: LineExtract>(
     mut source: impl Read,
     verifier: &mut Verifier,
-    mut visit: Option<&mut LineVisitor<'_>>,
+    mut scan: Option<Scan<'_, E>>,
     block: u64,
 ) -> io::Result<()> {
     let mut buf: Vec<u8> = Vec::new();
@@ -572,7 +599,7 @@ fn feed_blocks(
                 None => continue,
             }
         };
-        verifier.feed_all(&buf[..cut], visit.as_deref_mut());
+        verifier.feed_all(&buf[..cut], scan.as_mut().map(Scan::reborrow));
         buf.drain(..cut);
         if eof {
             return Ok(());
@@ -602,7 +629,11 @@ pub fn verify_bytes_via(
     visit: Option<&mut LineVisitor<'_>>,
 ) -> LogReport {
     let mut verifier = Verifier::new(*opts, ChainState::default(), reader);
-    verifier.feed_all(data, visit);
+    let scan = visit.map(|fold| Scan {
+        extract: &ToMap,
+        fold,
+    });
+    verifier.feed_all(data, scan);
     verifier.finish().0
 }
 

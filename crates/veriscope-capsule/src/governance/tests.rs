@@ -1,6 +1,7 @@
 //! Journal tests: the B4 checklist of cli_contracts plus locking and fuzzing.
 
 use super::*;
+use crate::jsonref::ObjRef;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -345,7 +346,10 @@ fn block_reader_equals_whole_buffer_at_any_block_size() {
             feed_blocks(
                 &data[..],
                 &mut verifier,
-                Some(&mut |n, _| seen.push(n)),
+                Some(Scan {
+                    extract: &ReadInPlace,
+                    fold: &mut |n, _| seen.push(n),
+                }),
                 block,
             )
             .unwrap();
@@ -397,29 +401,67 @@ fn parallel_batches_equal_one_line_at_a_time() {
     lines.insert(5000, String::new());
     let mut data = lines.join("\n").into_bytes();
     data.extend_from_slice(b"\n\xff\xfe\n");
+    // Every visitor kind (none, `Map`, an extractor reading views) sees the same lines as
+    // the others, in order, and none changes the findings.
+    let mut visited: Vec<Vec<(usize, Map<String, Value>)>> = Vec::new();
     for reader in [LineReader::Auto, LineReader::ValueOnly] {
-        for with_visitor in [false, true] {
+        for kind in ["none", "map", "extract"] {
             let mut batched = Verifier::new(strict(), ChainState::default(), reader);
             let mut seen = Vec::new();
-            let mut visit = |n: usize, m: &Map<String, Value>| seen.push((n, m.len()));
-            batched.feed_all(
-                &data,
-                with_visitor.then_some(&mut visit as &mut LineVisitor<'_>),
-            );
+            let mut fold = |n: usize, m: &Map<String, Value>| seen.push((n, m.clone()));
+            match kind {
+                "map" => batched.feed_all(
+                    &data,
+                    Some(Scan {
+                        extract: &ToMap,
+                        fold: &mut fold,
+                    }),
+                ),
+                "extract" => batched.feed_all(
+                    &data,
+                    Some(Scan {
+                        extract: &ReadInPlace,
+                        fold: &mut fold,
+                    }),
+                ),
+                _ => batched.feed(&data),
+            }
             let mut single = Verifier::new(strict(), ChainState::default(), reader);
             let mut want = Vec::new();
-            let mut visit = |n: usize, m: &Map<String, Value>| want.push((n, m.len()));
+            let mut fold = |n: usize, m: &Map<String, Value>| want.push((n, m.clone()));
             for line in data.split_inclusive(|b| *b == b'\n') {
-                single.feed_all(
-                    line,
-                    with_visitor.then_some(&mut visit as &mut LineVisitor<'_>),
-                );
+                match kind {
+                    "none" => single.feed(line),
+                    _ => single.feed_all(
+                        line,
+                        Some(Scan {
+                            extract: &ToMap,
+                            fold: &mut fold,
+                        }),
+                    ),
+                }
             }
             let (batched, single) = (batched.finish().0, single.finish().0);
-            assert_eq!(batched, single, "{reader:?} visitor={with_visitor}");
-            assert_eq!(seen, want);
+            assert_eq!(batched, single, "{reader:?} visitor={kind}");
+            assert_eq!(seen, want, "{reader:?} visitor={kind}");
             assert_eq!(batched.errors.len(), 7, "{:?}", batched.errors);
+            if kind != "none" {
+                visited.push(seen);
+            }
         }
+    }
+    assert!(visited.windows(2).all(|w| w[0] == w[1]));
+    assert!(visited[0].len() > PARALLEL_MIN_LINES);
+}
+
+/// An extractor that reads each line where it is examined (the view of a canonical line).
+struct ReadInPlace;
+
+impl LineExtract for ReadInPlace {
+    type Facts = Map<String, Value>;
+
+    fn extract(&self, line: ObjRef<'_>) -> Map<String, Value> {
+        line.to_map()
     }
 }
 

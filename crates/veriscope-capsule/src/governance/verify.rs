@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::fast::examine_canonical_view;
 use super::payload::{PayloadProblems, check_payload, is_known_event};
 use crate::isotime::parse_iso_utc;
+use crate::jsonref::ObjRef;
 use crate::load::python_json_message;
 use crate::pyrepr::str_value;
 
@@ -99,6 +100,55 @@ pub(crate) struct Verifier {
 /// validate scan lines the chain rejected, cli_contracts A6.5 "raw scan").
 pub type LineVisitor<'a> = dyn FnMut(usize, &Map<String, Value>) + 'a;
 
+/// The first half of a line visitor that reads each JSON-object line where it is examined:
+/// on the worker threads, in any order, while the line's canonical view is at hand. No line
+/// has to become a `Map`, and no view outlives the worker that made it (on a long journal,
+/// keeping views for an ordered visitor cost a third of the verification). What it returns
+/// goes to the visitor's ordered half ([`super::verify_log_extracting`]).
+pub trait LineExtract: Sync {
+    /// What the ordered half needs of one line.
+    type Facts: Send;
+
+    /// Reads one JSON-object line: the view of a canonical line, the parsed map of another.
+    fn extract(&self, line: ObjRef<'_>) -> Self::Facts;
+
+    /// [`LineExtract::extract`] of a line the `Value` path parsed, given the map to keep.
+    fn extract_parsed(&self, map: Map<String, Value>) -> Self::Facts {
+        self.extract(ObjRef::Parsed(&map))
+    }
+}
+
+/// The extractor of a [`LineVisitor`]: each line as the `Map` parsing it gives.
+pub(crate) struct ToMap;
+
+impl LineExtract for ToMap {
+    type Facts = Map<String, Value>;
+
+    fn extract(&self, line: ObjRef<'_>) -> Map<String, Value> {
+        line.to_map()
+    }
+
+    fn extract_parsed(&self, map: Map<String, Value>) -> Map<String, Value> {
+        map
+    }
+}
+
+/// A visitor of one verification: the extractor and the ordered half.
+pub(crate) struct Scan<'s, E: LineExtract> {
+    pub(crate) extract: &'s E,
+    pub(crate) fold: &'s mut dyn FnMut(usize, &E::Facts),
+}
+
+impl<E: LineExtract> Scan<'_, E> {
+    /// The same visitor, borrowed for one call.
+    pub(crate) fn reborrow(&mut self) -> Scan<'_, E> {
+        Scan {
+            extract: self.extract,
+            fold: &mut *self.fold,
+        }
+    }
+}
+
 impl Verifier {
     pub(crate) fn new(opts: VerifyOptions, state: ChainState, reader: LineReader) -> Self {
         Verifier {
@@ -109,24 +159,30 @@ impl Verifier {
         }
     }
 
+    /// Feeds every `\n`-terminated line of `data` (a final unterminated piece counts too),
+    /// with no visitor.
+    pub(crate) fn feed(&mut self, data: &[u8]) {
+        self.feed_all::<ToMap>(data, None);
+    }
+
     /// Feeds every `\n`-terminated line of `data` (a final unterminated piece counts too).
     ///
-    /// Per-line work (parse, payload checks, canonical hash) is pure, so large journals are
-    /// examined in batches on worker threads; only the chain (rev, prev_hash, ts order) and
-    /// the visitor run in line order on this thread. Results are identical to a sequential
-    /// pass: the same warnings in the same order (cli_contracts A6.3). Without a visitor,
-    /// lines the fast path accepts never become a `Value`.
-    pub(crate) fn feed_all(&mut self, data: &[u8], mut visit: Option<&mut LineVisitor<'_>>) {
+    /// Per-line work (parse, payload checks, canonical hash, the visitor's extractor) is
+    /// pure, so large journals are examined in batches on worker threads; only the chain
+    /// (rev, prev_hash, ts order) and the visitor's ordered half run in line order on this
+    /// thread. Results are identical to a sequential pass: the same warnings in the same
+    /// order (cli_contracts A6.3). Lines the fast path accepts never become a `Value`.
+    pub(crate) fn feed_all<E: LineExtract>(&mut self, data: &[u8], mut scan: Option<Scan<'_, E>>) {
         let pieces = split_lines(data);
         let how = Examine {
             reader: self.reader,
-            need_map: visit.is_some(),
+            extract: scan.as_ref().map(|s| s.extract),
         };
         let workers = worker_count(pieces.len());
         if workers <= 1 {
             for piece in pieces {
                 let line = how.line(piece);
-                drop(self.commit_line(line, visit.as_deref_mut()));
+                drop(self.commit_line(line, scan.as_mut().map(Scan::reborrow)));
             }
             return;
         }
@@ -140,12 +196,13 @@ impl Verifier {
             let mut results = Vec::with_capacity(workers);
             let mut handles = Vec::with_capacity(workers);
             for _ in 0..workers {
-                let (job_tx, job_rx) = mpsc::channel::<Job<'_>>();
-                let (res_tx, res_rx) = mpsc::channel::<Vec<ExaminedLine>>();
+                let (job_tx, job_rx) = mpsc::channel::<Job<'_, '_, E::Facts>>();
+                let (res_tx, res_rx) = mpsc::channel::<Vec<ExaminedLine<E::Facts>>>();
                 handles.push(scope.spawn(move || {
                     for (chunk, spent) in job_rx {
-                        // Visited maps of an earlier batch (tens of allocations per line):
-                        // freeing them is a worker's job, not the ordered thread's.
+                        // What the visitor saw of an earlier batch (a map is tens of
+                        // allocations): freeing it is a worker's job, not the ordered
+                        // thread's.
                         drop(spent);
                         let examined = chunk.iter().map(|p| how.line(*p)).collect();
                         if res_tx.send(examined).is_err() {
@@ -156,7 +213,7 @@ impl Verifier {
                 jobs.push(job_tx);
                 results.push(res_rx);
             }
-            let mut pending: Option<Vec<ExaminedLine>> = None;
+            let mut pending: Option<Vec<ExaminedLine<E::Facts>>> = None;
             let mut spent = Vec::new();
             let mut complete = true;
             'batches: for batch in pieces.chunks(BATCH_LINES) {
@@ -173,7 +230,7 @@ impl Verifier {
                     }
                 }
                 if let Some(done) = pending.take() {
-                    spent = self.commit_all(done, visit.as_deref_mut());
+                    spent = self.commit_all(done, scan.as_mut().map(Scan::reborrow));
                 }
                 let mut examined = Vec::with_capacity(batch.len());
                 for rx in &results[..chunks.len()] {
@@ -186,7 +243,7 @@ impl Verifier {
                 pending = Some(examined);
             }
             if complete && let Some(done) = pending {
-                spent = self.commit_all(done, visit);
+                spent = self.commit_all(done, scan);
                 let _ = jobs[0].send((&[], spent));
             }
             drop(jobs);
@@ -209,25 +266,26 @@ impl Verifier {
         (self.report, self.state)
     }
 
-    /// Commits a batch in order; returns the visited maps, for the caller to free.
-    fn commit_all(
+    /// Commits a batch in order; returns what the visitor saw, for the caller to free.
+    fn commit_all<E: LineExtract>(
         &mut self,
-        lines: Vec<ExaminedLine>,
-        mut visit: Option<&mut LineVisitor<'_>>,
-    ) -> Vec<Map<String, Value>> {
+        lines: Vec<ExaminedLine<E::Facts>>,
+        mut scan: Option<Scan<'_, E>>,
+    ) -> Vec<E::Facts> {
         let mut spent = Vec::new();
         for line in lines {
-            spent.extend(self.commit_line(line, visit.as_deref_mut()));
+            spent.extend(self.commit_line(line, scan.as_mut().map(Scan::reborrow)));
         }
         spent
     }
 
-    /// Applies one examined line to the chain, in file order; returns the visited map.
-    fn commit_line(
+    /// Applies one examined line to the chain, in file order, after handing what the
+    /// extractor read of it to the visitor's ordered half; returns that, to be freed.
+    fn commit_line<E: LineExtract>(
         &mut self,
-        line: ExaminedLine,
-        visit: Option<&mut LineVisitor<'_>>,
-    ) -> Option<Map<String, Value>> {
+        line: ExaminedLine<E::Facts>,
+        scan: Option<Scan<'_, E>>,
+    ) -> Option<E::Facts> {
         self.state.lines += 1;
         let n = self.state.lines;
         match line {
@@ -236,20 +294,15 @@ impl Verifier {
                 self.reject(n, None, detail);
                 None
             }
-            // Only produced when there is no visitor.
-            ExaminedLine::Canonical(entry) => {
-                self.accept(n, entry);
-                None
-            }
-            ExaminedLine::Object { map, entry } => {
-                if let Some(visit) = visit {
-                    visit(n, &map);
+            ExaminedLine::Object { facts, entry } => {
+                if let (Some(facts), Some(scan)) = (&facts, scan) {
+                    (scan.fold)(n, facts);
                 }
                 match entry {
                     Ok(entry) => self.accept(n, entry),
                     Err((rev, detail)) => self.reject(n, rev, detail),
                 }
-                Some(map)
+                facts
             }
         }
     }
@@ -368,8 +421,9 @@ fn split_lines(data: &[u8]) -> Vec<Option<&str>> {
     pieces
 }
 
-/// A worker's job: lines to examine, and visited maps to free.
-type Job<'a> = (&'a [Option<&'a str>], Vec<Map<String, Value>>);
+/// A worker's job: lines (of the journal text `'a`) to examine, and what the visitor saw of
+/// an earlier batch, to free.
+type Job<'p, 'a, F> = (&'p [Option<&'a str>], Vec<F>);
 
 /// Lines per batch handed to the workers: large enough to amortise thread start-up, small
 /// enough that memory stays bounded (a batch of parsed entries is a few MB).
@@ -387,13 +441,24 @@ fn worker_count(lines: usize) -> usize {
 
 /// One line after the per-line (order-independent) checks.
 #[derive(Debug)]
-pub(super) enum ExaminedLine {
+pub(super) enum ExaminedLine<F> {
     Blank,
-    /// Accepted by the fast path; no `Value` was built (no visitor wants one).
-    Canonical(Entry),
     /// Not UTF-8, not JSON or not an object: rejected without a `rev`.
     Unreadable(String),
-    /// A JSON object; `entry` is the per-line verdict.
+    /// A JSON object: the per-line verdict, and what the visitor's extractor read of it.
+    Object {
+        facts: Option<F>,
+        entry: Result<Entry, (Option<i64>, String)>,
+    },
+}
+
+/// A line as the `Value` path reads it.
+#[derive(Debug)]
+pub(super) enum ParsedLine {
+    Blank,
+    /// Not JSON or not an object: rejected without a `rev`.
+    Unreadable(String),
+    /// A JSON object and its per-line verdict.
     Object {
         map: Map<String, Value>,
         entry: Result<Entry, (Option<i64>, String)>,
@@ -414,16 +479,24 @@ pub(super) struct Entry {
 }
 
 /// How a worker examines a line.
-#[derive(Debug, Clone, Copy)]
-struct Examine {
+struct Examine<'e, E> {
     reader: LineReader,
-    /// A visitor will want the line's `Map`.
-    need_map: bool,
+    /// The visitor's extractor, when there is a visitor.
+    extract: Option<&'e E>,
 }
 
-impl Examine {
+// Derived `Clone`/`Copy` would require `E: Copy`; only the reference is copied.
+impl<E> Clone for Examine<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Examine<'_, E> {}
+
+impl<E: LineExtract> Examine<'_, E> {
     /// Examines one line (`None`: not UTF-8).
-    fn line(self, text: Option<&str>) -> ExaminedLine {
+    fn line(self, text: Option<&str>) -> ExaminedLine<E::Facts> {
         let Some(text) = text else {
             return ExaminedLine::Unreadable("json_error=invalid UTF-8 in line".to_owned());
         };
@@ -431,32 +504,39 @@ impl Examine {
             LineReader::Auto => examine_canonical_view(text),
             LineReader::ValueOnly => None,
         };
-        match fast {
-            Some((entry, _)) if !self.need_map => ExaminedLine::Canonical(entry),
-            // The visitor gets the same map parsing the line would give, built from the view.
-            Some((entry, view)) => ExaminedLine::Object {
-                map: view.to_map(),
+        if let Some((entry, view)) = fast {
+            // The visitor reads the view here; it is dropped before the line leaves.
+            let facts = self.extract.map(|e| e.extract(ObjRef::Canonical(&view)));
+            return ExaminedLine::Object {
+                facts,
                 entry: Ok(entry),
+            };
+        }
+        match value_line(text) {
+            ParsedLine::Blank => ExaminedLine::Blank,
+            ParsedLine::Unreadable(detail) => ExaminedLine::Unreadable(detail),
+            ParsedLine::Object { map, entry } => ExaminedLine::Object {
+                facts: self.extract.map(|e| e.extract_parsed(map)),
+                entry,
             },
-            None => value_line(text),
         }
     }
 }
 
 /// The reference per-line reader: parse into a `Value`, check, render canonically, hash.
-pub(super) fn value_line(text: &str) -> ExaminedLine {
+pub(super) fn value_line(text: &str) -> ParsedLine {
     if text.trim().is_empty() {
-        return ExaminedLine::Blank;
+        return ParsedLine::Blank;
     }
     let mut map = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => map,
-        Ok(_) => return ExaminedLine::Unreadable("not_object".to_owned()),
+        Ok(_) => return ParsedLine::Unreadable("not_object".to_owned()),
         Err(e) => {
-            return ExaminedLine::Unreadable(format!("json_error={}", python_json_message(&e)));
+            return ParsedLine::Unreadable(format!("json_error={}", python_json_message(&e)));
         }
     };
     let entry = examine_entry(&mut map);
-    ExaminedLine::Object { map, entry }
+    ParsedLine::Object { map, entry }
 }
 
 /// Per-line checks in the reference's order (A6.3); `Err` rejects the line. `map` is

@@ -23,15 +23,16 @@ use serde_json::Value;
 
 pub use report::{Finding, Severity, ValidationReport};
 
-use crate::governance::{LogReport, VerifyOptions, verify_log_with};
+use crate::governance::{LogReport, VerifyOptions, verify_log_extracting};
 use crate::load::{
     self, FIRST_FAIL_MARKER, GOVERNANCE_LOG, LoadError, MANUAL_JUDGEMENT, RESULTS, RESULTS_SUMMARY,
     RUN_CONFIG, WINDOW_SIGNATURE,
 };
 use crate::pyrepr::{repr_str, repr_value};
 use crate::schema::{self, Counts, Header, ManualJudgement, Results, SchemaError, Summary};
-use bindings::{BindingFacts, Expected};
-use results_doc::CheckedResults;
+use bindings::{BindingFacts, Expected, FactsReader};
+use results_doc::{CheckedResults, Wanted};
+pub use results_doc::{GateRecord, ResultsRead};
 
 /// Switches of `validate` (productization §2.3 flags, plus library-only ones).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,9 +61,21 @@ type Step<T = ()> = Result<T, Stop>;
 
 /// Validates the capsule in `outdir`. Never panics on bad input and never writes.
 pub fn validate_capsule(outdir: &Path, opts: &ValidateOptions) -> ValidationReport {
+    run_validation(outdir, opts, false)
+}
+
+/// [`validate_capsule`], also handing back results.json as read for display
+/// ([`ValidationReport::results`]): a caller that charts the gates (report, diff) then
+/// parses the file once. The findings are those of [`validate_capsule`].
+pub fn validate_capsule_keeping_results(outdir: &Path, opts: &ValidateOptions) -> ValidationReport {
+    run_validation(outdir, opts, true)
+}
+
+fn run_validation(outdir: &Path, opts: &ValidateOptions, keep_results: bool) -> ValidationReport {
     let mut v = Validator {
         outdir,
         opts,
+        keep_results,
         report: ValidationReport::default(),
     };
     if v.run().is_ok() {
@@ -88,6 +101,8 @@ pub fn validate_capsule(outdir: &Path, opts: &ValidateOptions) -> ValidationRepo
 struct Validator<'a> {
     outdir: &'a Path,
     opts: &'a ValidateOptions,
+    /// Read results.json's gates for display too ([`validate_capsule_keeping_results`]).
+    keep_results: bool,
     report: ValidationReport,
 }
 
@@ -238,17 +253,24 @@ impl Validator<'_> {
             Ok(None) => return Ok(None),
             Err(e) => return Err(self.fail("ARTIFACT_UNREADABLE", Some(RESULTS), e.to_string())),
         };
-        // The divergence keys are only compared under strict binding (see `expected`).
-        let want_keys = self.strict_binding();
+        let wanted = Wanted {
+            // The divergence keys are only compared under strict binding (see `expected`).
+            keys: self.strict_binding(),
+            records: self.keep_results,
+        };
         let split = std::str::from_utf8(&bytes)
             .ok()
-            .and_then(|text| results_doc::check_split(text, want_keys));
-        if let Some(checked) = split {
-            return self.schema(RESULTS, checked).map(Some);
-        }
-        let raw = self.parse_artifact(RESULTS, &bytes, true)?;
-        let checked = self.schema(RESULTS, schema::check_results(&raw))?;
-        Ok(Some(CheckedResults::from_tree(&raw, checked, want_keys)))
+            .and_then(|text| results_doc::check_split(text, wanted));
+        let mut checked = match split {
+            Some(checked) => self.schema(RESULTS, checked)?,
+            None => {
+                let raw = self.parse_artifact(RESULTS, &bytes, true)?;
+                let checked = self.schema(RESULTS, schema::check_results(&raw))?;
+                CheckedResults::from_tree(&raw, checked, wanted)
+            }
+        };
+        self.report.results = checked.read.take();
+        Ok(Some(checked))
     }
 
     fn strict_binding(&self) -> bool {
@@ -584,8 +606,9 @@ impl Validator<'_> {
         let opts = VerifyOptions {
             allow_legacy: self.opts.allow_legacy_governance,
         };
-        let log = match verify_log_with(&path, &opts, &mut |_, line| facts.observe(line, &expected))
-        {
+        let reader = FactsReader::new(&expected);
+        let observe = &mut |_, line: &_| facts.observe(line, &expected);
+        let log = match verify_log_extracting(&path, &opts, &reader, observe) {
             Ok(log) => log,
             Err(e) => {
                 let msg = format!(

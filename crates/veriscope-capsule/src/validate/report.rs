@@ -74,6 +74,10 @@ pub struct ValidationReport {
     /// The governance reader's result, when the journal was read.
     #[serde(skip)]
     pub governance: Option<LogReport>,
+    /// results.json as read for display, when [`super::validate_capsule_keeping_results`]
+    /// asked for it and the file passed its checks.
+    #[serde(skip)]
+    pub results: Option<super::ResultsRead>,
 }
 
 impl ValidationReport {
