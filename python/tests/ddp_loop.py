@@ -14,6 +14,9 @@ Options:
   --step-sleep SECS    sleep per step (keeps a run alive long enough to be stopped)
   --no-monitor         train without veriscope (the overhead baseline)
   --bench-allreduce N  time N snapshot all-reduces back to back (median/p90 to the report)
+  --signal-rank R --signal-at S   SIGTERM/SIGINT handlers on every rank (veriscope.interrupt);
+                       rank R sends itself --signal (default TERM) at step S; the process
+                       exits 128+signal when the run stopped for it
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 
@@ -28,6 +32,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from veriscope.interrupt import Interrupt, exit_code_for
 from veriscope.repro import setup_from_env
 from veriscope.torch_loop import Monitor
 
@@ -56,6 +61,9 @@ def main() -> int:
     p.add_argument("--step-sleep", type=float, default=0.0)
     p.add_argument("--no-monitor", action="store_true")
     p.add_argument("--bench-allreduce", type=int, default=0)
+    p.add_argument("--signal-rank", type=int, default=-1)
+    p.add_argument("--signal-at", type=int, default=-1)
+    p.add_argument("--signal", choices=("TERM", "INT"), default="TERM")
     a = p.parse_args()
 
     torch.set_num_threads(1)
@@ -81,7 +89,8 @@ def main() -> int:
             times.append(reduce_snapshot(vals, {"loss": 0}, False).allreduce_ms)
         times.sort()
         bench = {"allreduce_ms_median": times[len(times) // 2], "allreduce_ms_p90": times[int(len(times) * 0.9)]}
-    mon = Monitor.from_env(runner="ddp_loop")
+    interrupt = Interrupt.install() if a.signal_rank >= 0 else None
+    mon = Monitor.from_env(runner="ddp_loop", interrupt=interrupt)
     mon.hello(seed=setup.run_seed, spec={"model": {"name": "mlp", "d_hidden": 32}, "world_size": world})
     losses = []
     stopped_at = None
@@ -94,6 +103,8 @@ def main() -> int:
         if rank == a.die_rank and it == a.die_at:
             print(f"ddp_loop: rank {rank} dies at {it}", flush=True)
             os._exit(3)
+        if rank == a.signal_rank and it == a.signal_at:
+            os.kill(os.getpid(), getattr(signal, "SIG" + a.signal))
         x = torch.randn(32, 16, generator=gen)
         y = (x @ w_true).unsqueeze(1)
         loss = nn.functional.mse_loss(model(x), y)
@@ -119,6 +130,7 @@ def main() -> int:
                     "last_iter": it,
                     "stopped_at": stopped_at,
                     "status": mon.status,
+                    "interrupted": mon.interrupted,
                     "local_losses": losses,
                     "history": mon.history,
                     "stream": mon.stream is not None,
@@ -130,7 +142,7 @@ def main() -> int:
             )
     print(f"ddp_loop: rank {rank} done at {it} status={mon.status}", flush=True)
     dist.destroy_process_group()
-    return 0
+    return exit_code_for(mon.interrupted) if mon.interrupted is not None else 0
 
 
 if __name__ == "__main__":

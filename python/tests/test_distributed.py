@@ -47,7 +47,8 @@ def test_setup_from_env_resolves_seed_resume_and_ckpt_dir():
     env = {"VERISCOPE_SEED": "42", "VERISCOPE_CKPT_DIR": "/x/checkpoints", "VERISCOPE_RESUME": "1",
            "VERISCOPE_RESUME_AFTER_ITER": "99"}
     s = repro.setup_from_env(env=env, seed_now=False)
-    assert (s.run_seed, s.seed_source, s.ckpt_dir, s.resume, s.resume_after_iter) == (42, "env", "/x/checkpoints", True, 99)
+    got = (s.run_seed, s.seed_source, s.ckpt_dir, s.resume, s.resume_after_iter)
+    assert got == (42, "env", "/x/checkpoints", True, 99)
     assert s.hello_seeds()["init"] == 16778909662202943976
     assert repro.setup_from_env(explicit_seed=5, env=env, seed_now=False).seed_source == "arg"
     d = repro.setup_from_env(env={}, seed_now=False, default_seed=9)
@@ -150,7 +151,7 @@ def test_inherited_fd_is_reopened_through_the_launcher(tmp_path):
                          text=True, timeout=60)
     assert out.stdout.strip() == "True", out.stderr
     # A launcher from another run (different VERISCOPE_RUN_ID in its env) is never used.
-    worker_env = f"os.environ['VERISCOPE_RUN_ID']='other';"
+    worker_env = "os.environ['VERISCOPE_RUN_ID']='other';"
     launcher2 = launcher.replace("import subprocess,sys;", "import subprocess,sys,os;" + worker_env)
     out = subprocess.run([sys.executable, "-c", launcher2.replace("c.poll(); print(c.stop_requested)", "print(c)")],
                          env=env, pass_fds=(r,), capture_output=True, text=True, timeout=60)
@@ -290,8 +291,27 @@ def test_hf_train_checkpoints_to_ckpt_dir_and_resumes(tmp_path):
 
     first = run(tmp_path / "a.jsonl", 6)
     assert first[0]["resume"] is None
-    assert sorted(p.name for p in ckpt.iterdir() if p.name.startswith("checkpoint-")) == ["checkpoint-3", "checkpoint-6"]
+    saved = sorted(p.name for p in ckpt.iterdir() if p.name.startswith("checkpoint-"))
+    assert saved == ["checkpoint-3", "checkpoint-6"]
     second = run(tmp_path / "b.jsonl", 9, VERISCOPE_RESUME="1")
     assert second[0]["resume"] == {"from_iter": 5}
     assert [o["iter"] for o in second if o["type"] == "sample"] == [6, 7, 8]
     assert second[-1]["status"] == "completed"
+
+
+@needs_torch
+def test_a_signal_on_one_rank_stops_every_rank_at_the_same_snapshot(tmp_path):
+    """Preemption under DDP (docs/replay.md §3): only rank 1 gets SIGTERM (at step 7); the
+    snapshot all-reduce carries it, so both ranks stop after iter 10 (the next snapshot),
+    nobody is left in a collective, and the chief's `end` says interrupted:SIGTERM."""
+    stream = tmp_path / "m.jsonl"
+    out, wall = torchrun(["--steps", "100000", "--report-dir", str(tmp_path), "--signal-rank", "1",
+                          "--signal-at", "7"],
+                         {"VERISCOPE_METRICS_PATH": str(stream), "VERISCOPE_METRIC_INTERVAL": "5"}, timeout=180)
+    r0, r1 = reports(tmp_path)
+    assert r0["stopped_at"] == r1["stopped_at"] == 10, out.stdout[-2000:] + out.stderr[-2000:]
+    assert r0["interrupted"] == r1["interrupted"] == 15
+    assert out.returncode != 0  # each rank exits 143 (exit_code_for(interrupted)); torchrun then fails
+    objs = parse_stream(stream.read_text())
+    assert [o["iter"] for o in objs if o["type"] == "sample"] == [0, 5, 10]
+    assert objs[-1] == {**objs[-1], "type": "end", "iter": 10, "status": "error", "reason": "interrupted:SIGTERM"}

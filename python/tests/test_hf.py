@@ -10,7 +10,7 @@ from conftest import check_protocol, needs_hf, parse_stream
 pytestmark = needs_hf
 
 
-def tiny_setup(tmp_path, metric_interval, callbacks_extra=(), control=None, max_steps=6):
+def tiny_setup(tmp_path, metric_interval, callbacks_extra=(), control=None, max_steps=6, interrupt=None, **targs):
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
 
@@ -32,8 +32,11 @@ def tiny_setup(tmp_path, metric_interval, callbacks_extra=(), control=None, max_
         env={},
     )
     cb = VeriscopeCallback(
-        {"input_ids": data[:4], "attention_mask": torch.ones(4, 16, dtype=torch.long)}, monitor=monitor
+        {"input_ids": data[:4], "attention_mask": torch.ones(4, 16, dtype=torch.long)},
+        monitor=monitor,
+        interrupt=interrupt,
     )
+    targs = {"save_strategy": "no", **targs}
     args = TrainingArguments(
         output_dir=str(tmp_path / "trainer"),
         max_steps=max_steps,
@@ -42,10 +45,10 @@ def tiny_setup(tmp_path, metric_interval, callbacks_extra=(), control=None, max_
         use_cpu=True,
         report_to="none",
         disable_tqdm=True,
-        save_strategy="no",
         logging_strategy="steps",
         logging_steps=1,
         seed=0,
+        **targs,
     )
     trainer = Trainer(model=model, args=args, train_dataset=train, callbacks=[cb, *callbacks_extra])
     return trainer, cb, stream_path
@@ -114,6 +117,44 @@ def test_stop_decision_stops_training(tmp_path):
     assert trainer.state.global_step == 1
     objs = parse_stream(path.read_text())
     assert objs[-1] == {**objs[-1], "type": "end", "status": "stopped_on_fail", "iter": 0}
+
+
+@pytest.mark.parametrize("save_strategy", ["steps", "no"])
+def test_a_signal_stops_after_the_step_with_a_checkpoint_and_an_interrupted_end(tmp_path, save_strategy):
+    import signal
+
+    from transformers import TrainerCallback
+
+    from veriscope.hf_train import latest_checkpoint
+    from veriscope.interrupt import Interrupt
+
+    interrupt = Interrupt()
+
+    class SignalDuringStep3(TrainerCallback):  # as if SIGINT arrived while iter 2 ran
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == 2:
+                interrupt.trigger(signal.SIGINT)
+
+    trainer, cb, path = tiny_setup(
+        tmp_path,
+        metric_interval=2,
+        callbacks_extra=[SignalDuringStep3()],
+        max_steps=50,
+        interrupt=interrupt,
+        save_strategy=save_strategy,
+        save_steps=1000,
+    )
+    trainer.train()
+    assert trainer.state.global_step == 3 and cb.interrupted == signal.SIGINT
+    objs = parse_stream(path.read_text())
+    check_protocol(objs)
+    assert [o["iter"] for o in objs if o["type"] == "sample"] == [0, 2]
+    assert objs[-1] == {**objs[-1], "type": "end", "iter": 2, "status": "error", "reason": "interrupted:SIGINT"}
+    saved = latest_checkpoint(str(tmp_path / "trainer"))
+    if save_strategy == "steps":  # a complete checkpoint of the interrupted step
+        assert saved is not None and saved.endswith("checkpoint-3")
+    else:  # the run does not checkpoint: it only stops
+        assert saved is None
 
 
 def test_probe_batch_is_validated():

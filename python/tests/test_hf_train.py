@@ -1,11 +1,14 @@
 """End to end: `python -m veriscope.hf_train` as `veriscope run hf` launches it."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import check_protocol, needs_hf, parse_stream
+from veriscope.hf_train import latest_checkpoint
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -107,3 +110,76 @@ def test_hf_train_rejects_a_bad_metrics_fd():
     )
     assert proc.returncode == 2
     assert "cannot open the metrics stream" in proc.stderr and "VERISCOPE_METRICS_FD" in proc.stderr
+
+
+#: The smallest model the runner accepts: start-up (importing transformers) dominates the test.
+TINY = (
+    "--n_layer 1 --n_embd 16 --n_head 2 --block_size 16 --batch_size 2 --probe_batch_size 2 "
+    "--warmup_steps 1 --log_every 100000 --save_steps 100000"
+).split()
+
+
+def _wait_for_samples(proc, path, count, timeout=180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().count('"type":"sample"') >= count:
+            return
+        assert proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no {count} samples in {timeout} s")
+
+
+@needs_hf
+def test_sigterm_checkpoints_the_step_ends_the_stream_and_resumes(tmp_path):
+    """Preemption (docs/replay.md §3): SIGTERM finishes the step, saves a complete
+    checkpoint-N, writes `end` (error, interrupted:SIGTERM) and exits 143; VERISCOPE_RESUME=1
+    then continues from iter N-1."""
+    ckpt = tmp_path / "checkpoints"
+    env = child_env(VERISCOPE_CKPT_DIR=str(ckpt), VERISCOPE_SEED="42", VERISCOPE_METRIC_INTERVAL="1")
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "VERISCOPE_RESUME", "VERISCOPE_METRICS_FD"):
+        env.pop(k, None)
+    first = tmp_path / "first.jsonl"
+    cmd = [sys.executable, "-m", "veriscope.hf_train", *TINY]
+    proc = subprocess.Popen(
+        cmd + ["--max_steps", "100000", "--metrics_path", str(first)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_for_samples(proc, first, 3)
+        text = first.read_text()
+        seen = [o["iter"] for o in parse_stream(text[: text.rfind("\n") + 1]) if o["type"] == "sample"]
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, output[-3000:]
+    assert "[hf_train] interrupted by SIGTERM" in output
+    objs = parse_stream(first.read_text())
+    check_protocol(objs)
+    end = objs[-1]
+    assert end == {**end, "type": "end", "status": "error", "reason": "interrupted:SIGTERM"}
+    last_sample = [o["iter"] for o in objs if o["type"] == "sample"][-1]
+    assert end["iter"] == last_sample >= seen[-1]
+    saved = latest_checkpoint(str(ckpt))
+    assert saved is not None and (Path(saved) / "trainer_state.json").is_file()
+    n = int(Path(saved).name.split("-")[1])
+    assert n - 1 == last_sample, "the checkpoint holds the last streamed step"
+
+    second = tmp_path / "second.jsonl"
+    out = subprocess.run(
+        cmd + ["--max_steps", str(n + 2), "--metrics_path", str(second)],
+        env={**env, "VERISCOPE_RESUME": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    objs = parse_stream(second.read_text())
+    assert objs[0]["resume"] == {"from_iter": n - 1}
+    assert [o["iter"] for o in objs if o["type"] == "sample"] == [n, n + 1]
+    assert objs[-1] == {**objs[-1], "type": "end", "status": "completed", "iter": n + 1}

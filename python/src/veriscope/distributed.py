@@ -9,7 +9,9 @@ Owns:
 - :func:`reduce_snapshot`: ONE all-reduce per metric snapshot that turns every rank's
   measurements into the global sample rank 0 streams, and carries rank 0's stop flag (the
   wrapper's ``--on-fail stop`` decision) to every rank, so all ranks stop after the same
-  step (field_survey §2.5: a stop that is not all-reduced hangs the other ranks).
+  step (field_survey §2.5: a stop that is not all-reduced hangs the other ranks). It also
+  carries each rank's SIGTERM/SIGINT (:mod:`veriscope.interrupt`): a signal seen by any rank
+  stops every rank at the same snapshot.
 - :func:`inherited_fd`: the wrapper's pipe fds in a worker whose launcher closed them
   (torch elastic starts workers with ``close_fds=True``): reopened through the launcher's
   ``/proc/<pid>/fd/<n>``.
@@ -26,11 +28,16 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .interrupt import HANDLED_SIGNALS
+
 MODES = ("single_process", "replicated_single_chief_emit", "ddp_wrapped")
 #: Scalars averaged over ranks in a snapshot (order is the wire order of the all-reduce).
 REDUCED_FIELDS = ("var_out_k", "eff_dim", "rankme", "cos_disp", "loss", "ewma_loss", "grad_norm")
 #: Non-finite counters summed over ranks.
 COUNTERS = ("loss", "grad", "hidden", "metrics")
+#: Signals whose arrival on some rank is agreed in a snapshot (one slot each; the first
+#: listed wins when ranks saw different ones): SIGTERM, SIGINT.
+INTERRUPT_SIGNALS = HANDLED_SIGNALS
 
 
 def _env_int(env: Mapping[str, str], key: str) -> Optional[int]:
@@ -147,16 +154,23 @@ class ReducedSnapshot:
     counters: Dict[str, int]  # non-finite counts summed over ranks
     stop: bool  # some rank (the chief) asked to stop
     allreduce_ms: float
+    interrupt: Optional[int] = None  # the signal some rank was interrupted by (SIGTERM wins)
 
 
-def pack_snapshot(values: Mapping[str, Any], counters: Mapping[str, int], stop: bool) -> List[float]:
-    """This rank's contribution: per field (value, value², finite flag), counters, stop flag."""
+def pack_snapshot(
+    values: Mapping[str, Any], counters: Mapping[str, int], stop: bool, interrupt: Optional[int] = None
+) -> List[float]:
+    """This rank's contribution: per field (value, value², finite flag), counters, stop flag,
+    then one flag per :data:`INTERRUPT_SIGNALS` (1 for the signal this rank was interrupted by)."""
+    if interrupt is not None and interrupt not in INTERRUPT_SIGNALS:
+        raise ValueError(f"interrupt signal {interrupt} is not one of {INTERRUPT_SIGNALS}")
     out: List[float] = []
     for name in REDUCED_FIELDS:
         v = _finite(values.get(name))
         out += [0.0, 0.0, 0.0] if v is None else [v, v * v, 1.0]
     out += [float(counters.get(k, 0)) for k in COUNTERS]
     out.append(1.0 if stop else 0.0)
+    out += [1.0 if interrupt == sig else 0.0 for sig in INTERRUPT_SIGNALS]
     return out
 
 
@@ -175,7 +189,10 @@ def unpack_snapshot(summed: Sequence[float], world: int, ms: float = 0.0) -> Red
             spread[name] = None
     base = 3 * len(REDUCED_FIELDS)
     counts = {k: int(round(summed[base + j])) for j, k in enumerate(COUNTERS)}
-    return ReducedSnapshot(values, spread, counts, summed[-1] > 0.5, ms)
+    stop_at = base + len(COUNTERS)
+    flags = summed[stop_at + 1 : stop_at + 1 + len(INTERRUPT_SIGNALS)]
+    interrupt = next((sig for sig, n in zip(INTERRUPT_SIGNALS, flags) if n > 0.5), None)
+    return ReducedSnapshot(values, spread, counts, summed[stop_at] > 0.5, ms, interrupt)
 
 
 def reduce_snapshot(
@@ -183,10 +200,12 @@ def reduce_snapshot(
     counters: Mapping[str, int],
     stop: bool,
     device: Any = None,
+    interrupt: Optional[int] = None,
 ) -> ReducedSnapshot:
-    """ONE all-reduce (SUM, float64, 3·F+C+1 = 26 numbers) over the default process group:
+    """ONE all-reduce (SUM, float64, 3·F+C+1+S = 28 numbers) over the default process group:
     every rank must call it at the same step. Means, across-rank standard deviations,
-    non-finite counts and the stop flag all come out of the same collective."""
+    non-finite counts, the stop flag and the interrupt flags (``interrupt``: the signal this
+    rank saw, if any) all come out of the same collective."""
     import torch
     import torch.distributed as dist
 
@@ -194,7 +213,7 @@ def reduce_snapshot(
     if device is None:
         device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
     t0 = time.perf_counter()
-    buf = torch.tensor(pack_snapshot(values, counters, stop), dtype=torch.float64, device=device)
+    buf = torch.tensor(pack_snapshot(values, counters, stop, interrupt), dtype=torch.float64, device=device)
     dist.all_reduce(buf, op=dist.ReduceOp.SUM)
     summed = buf.tolist()
     return unpack_snapshot(summed, world, (time.perf_counter() - t0) * 1e3)

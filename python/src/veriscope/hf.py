@@ -22,6 +22,14 @@ sample; rank 0's view of the wrapper's ``stop`` reaches every rank in the same c
 so all ranks set ``should_training_stop`` after the same step (docs/distributed.md).
 Call :meth:`VeriscopeCallback.attach` with the ``Trainer`` to report the Trainer's own
 pre-clip global gradient norm (without it, DDP ranks report their local pre-reduction norm).
+
+Preemption (docs/replay.md §3): pass ``interrupt=Interrupt.install()``
+(:mod:`veriscope.interrupt`). After a SIGTERM/SIGINT the callback ends training at the next
+``on_step_end`` (under DDP: at the next snapshot, agreed by every rank), asks the Trainer to
+save a checkpoint of that step (when its ``save_strategy`` is not ``"no"``), and
+``on_train_end`` writes ``end`` with status ``error``, reason ``interrupted:SIGTERM``;
+:attr:`VeriscopeCallback.interrupted` then names the signal, for the caller's exit code
+(:func:`veriscope.interrupt.exit_code_for`: 143 / 130).
 """
 
 from __future__ import annotations
@@ -74,6 +82,11 @@ class VeriscopeCallback(TrainerCallback):
         max_probe_tokens: keep at most this many token rows (evenly spaced) per probe.
         hello_extra: extra ``hello`` fields (``injection``, ...); ``None`` values are dropped.
         sample_extra: ``f(iter) -> dict`` of extra ``sample`` fields (``injection_active``).
+        interrupt: a :class:`veriscope.interrupt.Interrupt` (``Interrupt.install()``) that
+            turns SIGTERM/SIGINT into a checkpoint and a clean stop; default: none, the
+            process's own signal handling applies.
+        save_on_interrupt: save a checkpoint at the interrupted step; default: when the
+            ``TrainingArguments.save_strategy`` is not ``"no"``.
     """
 
     def __init__(
@@ -87,6 +100,8 @@ class VeriscopeCallback(TrainerCallback):
         env: Optional[Mapping[str, str]] = None,
         hello_extra: Optional[Mapping[str, Any]] = None,
         sample_extra: Optional[Callable[[int], Mapping[str, Any]]] = None,
+        interrupt: Any = None,
+        save_on_interrupt: Optional[bool] = None,
     ) -> None:
         if isinstance(probe_batch, torch.Tensor):
             probe_batch = {"input_ids": probe_batch}
@@ -98,6 +113,9 @@ class VeriscopeCallback(TrainerCallback):
         self.monitor = monitor or Monitor.from_env(
             env=env, runner="veriscope.hf", metric_interval=metric_interval, config=metric_config
         )
+        if interrupt is not None:
+            self.monitor.interrupt = interrupt
+        self.save_on_interrupt = save_on_interrupt
         self.hello_extra = dict(hello_extra or {})
         self.sample_extra = sample_extra
         #: Raw loss of the last completed step (None before the first, or when not seen).
@@ -184,6 +202,19 @@ class VeriscopeCallback(TrainerCallback):
         self._grad_norm, self._lr = None, None
         if stop:
             control.should_training_stop = True
+        if self.monitor.interrupted is not None and self._saves_on_interrupt(args):
+            control.should_save = True  # checkpoint-<global_step>, before on_train_end writes `end`
+
+    @property
+    def interrupted(self) -> Optional[int]:
+        """The signal training stopped for (SIGTERM 15 / SIGINT 2), or ``None``."""
+        return self.monitor.interrupted
+
+    def _saves_on_interrupt(self, args: Any) -> bool:
+        if self.save_on_interrupt is not None:
+            return self.save_on_interrupt
+        strategy = getattr(args, "save_strategy", "no")
+        return str(getattr(strategy, "value", strategy)) != "no"
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._active:

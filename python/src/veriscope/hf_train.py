@@ -19,8 +19,16 @@ all-reduced sample per snapshot and a stop decision stops every rank after the s
 checkpoints go to ``VERISCOPE_CKPT_DIR`` and ``VERISCOPE_RESUME=1`` continues from the
 newest one there (§3).
 
+Preemption (§3, as the built-in trainer): the first SIGTERM or SIGINT finishes the current
+step, saves ``checkpoint-N`` for it (when ``VERISCOPE_CKPT_DIR`` is set), writes ``end`` with
+status ``error`` and reason ``interrupted:SIGTERM`` / ``interrupted:SIGINT`` and exits
+128+signal; a second signal ends the process at once. Every DDP rank handles the signal;
+the stop is agreed in the snapshot all-reduce, so it takes effect at the next snapshot
+(at most ``metric_interval`` steps later) on every rank together.
+
 Exit codes: 0 when training completed or stopped on a gate ``stop``; 1 when training
-raised (the stream then ends with ``status: error``); 2 on bad arguments or data.
+raised (the stream then ends with ``status: error``); 2 on bad arguments or data;
+143 / 130 after SIGTERM / SIGINT (checkpoint and ``end`` first).
 """
 
 from __future__ import annotations
@@ -399,6 +407,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .distributed import env_world
     from .hf import VeriscopeCallback
+    from .interrupt import Interrupt, exit_code_for, signal_name
     from .repro import DeterminismError, seed32, setup_from_env
     from .stream import MetricsStream, StreamError
     from .torch_loop import Monitor
@@ -438,6 +447,9 @@ def run(args: argparse.Namespace) -> int:
     except (StreamError, ValueError, OSError) as exc:
         print(f"[hf_train] error: cannot open the metrics stream: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # From here on a SIGTERM/SIGINT stops after the current step with a checkpoint; every
+    # rank handles it and the stop is agreed in the snapshot all-reduce (docs/replay.md §3).
+    interrupt = Interrupt.install()
     callback = VeriscopeCallback(
         probe_batch(heldout_ids, args.block_size, args.probe_batch_size),
         monitor=monitor,
@@ -452,6 +464,8 @@ def run(args: argparse.Namespace) -> int:
             "determinism": {"mode": "strict" if setup.strict else "standard"},
         },
         sample_extra=lambda it: {"injection_active": corruption.active(it)} if corruption.enabled else {},
+        interrupt=interrupt,
+        save_on_interrupt=bool(setup.ckpt_dir),
     )
     torch.manual_seed(setup.seeds["init"])  # the same initial weights on every rank
     model = build_model(args, tokenizer.vocab_size)
@@ -493,6 +507,17 @@ def run(args: argparse.Namespace) -> int:
         if monitor.stream is not None:
             monitor.stream.close()
         _teardown_process_group()
+        interrupt.restore()
+    if callback.interrupted is not None:
+        sig = callback.interrupted
+        if chief:
+            saved = latest_checkpoint(setup.ckpt_dir)
+            where = f"checkpoint {saved}; resume with VERISCOPE_RESUME=1" if saved else "no checkpoint saved"
+            print(
+                f"[hf_train] interrupted by {signal_name(sig)} after step {trainer.state.global_step}: {where}",
+                flush=True,
+            )
+        return exit_code_for(sig)
     if not chief:
         return EXIT_OK
     print(

@@ -25,6 +25,13 @@ every rank measures, rank 0 streams ONE global sample (means over ranks), and ra
 view of the wrapper's stop decision reaches every rank in the same collective, so ``step``
 returns True on all ranks at the same iteration. Only rank 0 opens the stream and the
 control channel.
+
+Preemption (docs/replay.md §3): give the monitor an :class:`veriscope.interrupt.Interrupt`
+(``Monitor.from_env(interrupt=Interrupt.install())``); after a SIGTERM/SIGINT ``step``
+returns True (under DDP: at the next snapshot, on every rank), :attr:`Monitor.interrupted`
+names the signal, and ``finish()`` writes ``end`` with status ``error`` and reason
+``interrupted:SIGTERM``. Save a checkpoint, then exit with
+:func:`veriscope.interrupt.exit_code_for` (143 / 130).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 from . import __version__
 from .distributed import DistContext, env_rank, reduce_snapshot
+from .interrupt import interrupted_reason
 from .metrics import METRIC_NAMES, MetricConfig, MetricState, MetricValues
 from .repro import derived_seeds, env_run_seed
 from .stream import ControlChannel, LossEwma, MetricsStream, finite_or_none
@@ -102,10 +110,15 @@ class Monitor:
         config: Optional[MetricConfig] = None,
         runner: str = "veriscope.torch_loop",
         env: Optional[Mapping[str, str]] = None,
+        interrupt: Any = None,
     ) -> None:
         env = os.environ if env is None else env
         self.stream = stream
         self.control = control
+        #: A :class:`veriscope.interrupt.Interrupt` (anything with ``requested``), or None.
+        self.interrupt = interrupt
+        #: The signal the run stopped for (agreed across ranks under DDP), once ``step`` saw it.
+        self.interrupted: Optional[int] = None
         self.metric_interval = resolve_metric_interval(metric_interval, env)
         self.metrics = MetricState(config)
         self.runner = runner
@@ -126,6 +139,7 @@ class Monitor:
         self.rank = env_rank(env)
         self._dist: Optional[DistContext] = None
         self._dist_stop = False
+        self._dist_interrupt: Optional[int] = None
         #: Across-rank spread (max - min) of each reduced field at the last snapshot.
         self.last_spread: Dict[str, Optional[float]] = {}
 
@@ -221,7 +235,8 @@ class Monitor:
         On snapshot iterations it probes (when ``model_fn``/``batch`` are given and no
         :meth:`probe` result for ``iter`` is pending) and writes a ``sample``; metrics of a
         snapshot iteration that was never probed go out as ``null``. Returns True once
-        the wrapper asked the run to stop.
+        the wrapper asked the run to stop, or once a SIGTERM/SIGINT was seen
+        (:meth:`poll_interrupt`; then :attr:`interrupted` is set).
         """
         now = time.perf_counter()
         self._last_seen_iter = iter
@@ -239,7 +254,8 @@ class Monitor:
                 self.probe(model_fn, batch, iter)
             self._write_sample(iter, loss_value, ewma, grad_value, _scalar(lr), extra)
         self._last_step_t = time.perf_counter()
-        return self.poll_stop()
+        stop = self.poll_stop()
+        return self.poll_interrupt() is not None or stop
 
     def poll_stop(self) -> bool:
         """Drains the control channel; True once a ``stop`` action arrived.
@@ -259,6 +275,25 @@ class Monitor:
             self.status = "stopped_on_fail"
         return self.control.stop_requested
 
+    def poll_interrupt(self) -> Optional[int]:
+        """The signal the run must stop for, or ``None``; once not ``None`` it stays set in
+        :attr:`interrupted`.
+
+        Single process: the :attr:`interrupt`'s signal as soon as it arrived. Distributed
+        (process group up, world > 1): only what a snapshot all-reduce agreed (some rank saw
+        a signal), identical on every rank, so no rank leaves the others in a collective.
+        """
+        if self.interrupted is not None:
+            return self.interrupted
+        if self._dist_interrupt is not None:
+            self.interrupted = self._dist_interrupt
+            return self.interrupted
+        local = getattr(self.interrupt, "requested", None) if self.interrupt is not None else None
+        if local is None or self.dist().active:
+            return None  # under DDP a signal waits for the next snapshot's agreement
+        self.interrupted = int(local)
+        return self.interrupted
+
     @property
     def stop_requested(self) -> bool:
         if self._dist is not None and self._dist.active:
@@ -266,7 +301,11 @@ class Monitor:
         return self.control is not None and self.control.stop_requested
 
     def finish(self, status: Optional[str] = None, reason: Optional[str] = None) -> None:
-        """Writes ``end`` (default status: stopped_on_fail after a stop, else completed)."""
+        """Writes ``end``. Default status: ``error`` with reason ``interrupted:<SIGNAL>`` after
+        a stop for a signal (:attr:`interrupted`), stopped_on_fail after a gate stop, else
+        completed."""
+        if status is None and self.interrupted is not None:
+            status, reason = "error", reason or interrupted_reason(self.interrupted)
         if status is None:
             status = self.status or "completed"
         self.status = status
@@ -313,7 +352,6 @@ class Monitor:
         self._pending_timing = {}
         self._nonfinite = {"loss": 0, "grad": 0, "hidden": 0}
 
-
     def _all_reduce(
         self,
         metrics: Dict[str, Any],
@@ -328,11 +366,14 @@ class Monitor:
         if self.is_chief and self.control is not None:
             self.control.poll()
             local_stop = self.control.stop_requested
+        local_interrupt = getattr(self.interrupt, "requested", None) if self.interrupt is not None else None
         values = dict(metrics)
         values.update({"loss": finite_or_none(loss), "ewma_loss": ewma, "grad_norm": finite_or_none(grad)})
         counters = dict(nonfinite)
-        red = reduce_snapshot(values, counters, local_stop)
+        red = reduce_snapshot(values, counters, local_stop, interrupt=local_interrupt)
         self._dist_stop = self._dist_stop or red.stop
+        if self._dist_interrupt is None:
+            self._dist_interrupt = red.interrupt
         self.last_spread = red.spread
         timing["allreduce_ms"] = red.allreduce_ms
         out_metrics = {name: red.values[name] for name in METRIC_NAMES}
