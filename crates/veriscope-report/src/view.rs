@@ -6,7 +6,6 @@
 //! contract_v1 §Precedence Map (jsonl overlay, then json overlay, else automated).
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -670,26 +669,14 @@ pub(crate) fn distributed_info(outdir: &Path) -> Option<DistributedInfo> {
 /// is not UTF-8 (blocks end at a `\n`, so no character is split: as `read_to_string`).
 fn for_each_line_block(path: &Path, mut f: impl FnMut(&str)) -> Option<()> {
     const BLOCK: u64 = 8 << 20;
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut buf: Vec<u8> = Vec::new();
-    loop {
-        let got = (&mut file).take(BLOCK).read_to_end(&mut buf).ok()?;
-        let eof = (got as u64) < BLOCK;
-        let cut = if eof {
-            buf.len()
-        } else {
-            match buf.iter().rposition(|&b| b == b'\n') {
-                Some(i) => i + 1,
-                // One line longer than a block: read on.
-                None => continue,
-            }
-        };
-        f(std::str::from_utf8(&buf[..cut]).ok()?);
-        buf.drain(..cut);
-        if eof {
-            return Some(());
-        }
-    }
+    let file = std::fs::File::open(path).ok()?;
+    veriscope_capsule::governance::for_each_line_block(file, BLOCK, |bytes| {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        f(text);
+        Ok(())
+    })
+    .ok()
 }
 
 fn distributed_from(d: &Map<String, Value>) -> DistributedInfo {
