@@ -25,13 +25,13 @@ import argparse
 import json
 import os
 import signal
-import sys
 import time
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from veriscope.distributed import exit_process, teardown_process_group
 from veriscope.interrupt import Interrupt, exit_code_for
 from veriscope.repro import setup_from_env
 from veriscope.torch_loop import Monitor
@@ -141,9 +141,9 @@ def main() -> int:
                 fh,
             )
     print(f"ddp_loop: rank {rank} done at {it} status={mon.status}", flush=True)
-    dist.destroy_process_group()
+    teardown_process_group()
     return exit_code_for(mon.interrupted) if mon.interrupted is not None else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

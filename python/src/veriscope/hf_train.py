@@ -529,14 +529,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _teardown_process_group() -> None:
-    """Destroys the process group the Trainer created (every rank reaches this after the
-    same last step: stops are agreed in the snapshot all-reduce, so nobody waits here)."""
-    try:
-        import torch.distributed as dist
-    except ImportError:  # pragma: no cover
-        return
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    """Destroys the process group the Trainer created, after a barrier
+    (:func:`veriscope.distributed.teardown_process_group`)."""
+    from .distributed import teardown_process_group
+
+    teardown_process_group()
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -544,4 +541,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .distributed import exit_process
+
+    exit_process(main())
