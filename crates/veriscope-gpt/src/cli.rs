@@ -310,13 +310,7 @@ mod tests {
         assert_eq!(parse(&[]).resolve(bad).unwrap().seed, 42);
     }
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let owned: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| owned.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone())
-    }
+    use crate::test_env::env_of;
 
     #[test]
     fn wrapper_env_gives_the_checkpoint_dir_resume_and_a_time_based_interval() {

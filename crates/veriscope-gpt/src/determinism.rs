@@ -87,13 +87,7 @@ impl Determinism {
 mod tests {
     use super::*;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let owned: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| owned.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone())
-    }
+    use crate::test_env::env_of;
 
     #[test]
     fn cpu_has_no_precondition_and_strict_is_read_from_the_env() {

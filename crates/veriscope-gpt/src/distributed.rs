@@ -105,13 +105,7 @@ impl Serialize for Distributed {
 mod tests {
     use super::*;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let owned: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| owned.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone())
-    }
+    use crate::test_env::env_of;
 
     #[test]
     fn no_launcher_is_a_single_process() {

@@ -30,3 +30,16 @@ pub mod progress;
 pub mod seeds;
 pub mod stream;
 pub mod trainer;
+
+/// Helpers for the unit tests of the modules that read their environment through a closure.
+#[cfg(test)]
+pub(crate) mod test_env {
+    /// An environment holding exactly `pairs`, as the `env` closure the config readers take.
+    pub fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| owned.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone())
+    }
+}

@@ -325,13 +325,7 @@ pub fn spawn_control_reader(
 mod tests {
     use super::*;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let owned: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| owned.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone())
-    }
+    use crate::test_env::env_of;
 
     #[test]
     fn fd_wins_over_path_which_wins_over_flag() {

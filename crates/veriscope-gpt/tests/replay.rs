@@ -7,37 +7,17 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+mod common;
+
+use common::{TINY_MODEL, tiny_config, train_to};
 use serde_json::Value;
-use veriscope_gpt::cli::Args;
 use veriscope_gpt::config::TrainConfig;
 use veriscope_gpt::interrupt::Interrupt;
-use veriscope_gpt::stream::{ControlState, EndStatus, MetricsSink, SinkTarget};
-use veriscope_gpt::trainer::{Outcome, RunContext, train};
+use veriscope_gpt::stream::{ControlState, EndStatus};
+use veriscope_gpt::trainer::Outcome;
 
-const TINY: &[&str] = &[
-    "--n-layer",
-    "1",
-    "--n-head",
-    "2",
-    "--n-embd",
-    "32",
-    "--block-size",
-    "16",
-    "--batch-size",
-    "8",
-    "--probe-batch",
-    "4",
-    "--metric-interval",
-    "2",
-    "--gate-window",
-    "4",
-    "--gate-warmup",
-    "8",
-    "--lr",
-    "3e-3",
-    "--warmup-iters",
-    "5",
+/// What these checks add to the tiny model.
+const REPLAY_ARGS: &[&str] = &[
     // Eval every 5 iterations: an eval at an odd iteration is reported by the next sample,
     // so an interruption there leaves a pending val_loss the checkpoint must carry.
     "--eval-interval",
@@ -51,29 +31,21 @@ const TINY: &[&str] = &[
     "8",
 ];
 
+/// The full tiny argument list, for the binary.
+fn tiny_args() -> Vec<&'static str> {
+    [TINY_MODEL, REPLAY_ARGS].concat()
+}
+
 fn tiny(extra: &[&str]) -> TrainConfig {
     tiny_env(extra, |_| None)
 }
 
 fn tiny_env(extra: &[&str], env: impl Fn(&str) -> Option<String>) -> TrainConfig {
-    let argv = std::iter::once("veriscope-gpt")
-        .chain(TINY.iter().copied())
-        .chain(extra.iter().copied());
-    Args::try_parse_from(argv).unwrap().resolve(env).unwrap()
+    tiny_config(&[REPLAY_ARGS, extra].concat(), env)
 }
 
 fn run(cfg: &TrainConfig, out: &Path, interrupt: &Interrupt) -> Outcome {
-    let sink = MetricsSink::open(&SinkTarget::Path(out.to_path_buf())).unwrap();
-    train(
-        cfg,
-        RunContext {
-            sink,
-            control: &ControlState::default(),
-            interrupt,
-            progress: false,
-        },
-    )
-    .unwrap()
+    train_to(cfg, out, &ControlState::default(), interrupt)
 }
 
 fn lines(path: &Path) -> Vec<Value> {
@@ -243,18 +215,8 @@ fn a_gate_stop_saves_a_checkpoint_to_fork_from() {
     let ck = dir.path().join("ck");
     let control = ControlState::default();
     control.apply_line(r#"{"type":"decision","iter":0,"decision":"fail","action":"stop"}"#);
-    let sink = MetricsSink::open(&SinkTarget::Path(dir.path().join("m"))).unwrap();
     let cfg = tiny(&["--max-iters", "50", "--ckpt-dir", ck.to_str().unwrap()]);
-    let o = train(
-        &cfg,
-        RunContext {
-            sink,
-            control: &control,
-            interrupt: &Interrupt::none(),
-            progress: false,
-        },
-    )
-    .unwrap();
+    let o = train_to(&cfg, &dir.path().join("m"), &control, &Interrupt::none());
     assert_eq!(
         (o.status, o.last_iter, o.ckpt_saves),
         (EndStatus::StoppedOnFail, Some(0), 1)
@@ -287,7 +249,7 @@ fn bin() -> Command {
 
 fn bin_tiny(extra: &[&str]) -> Command {
     let mut c = bin();
-    c.args(TINY).args(extra);
+    c.args(tiny_args()).args(extra);
     c
 }
 
@@ -417,7 +379,10 @@ fn strict_runs_with_the_same_seed_write_identical_samples() {
         assert_eq!(hello["determinism"]["strict_requested"], true);
         assert_eq!(hello["seeds"]["run"], 7);
         // The spec the wrapper records from `--describe` is the one the run reports.
-        let described = describe(&[TINY, &["--max-iters", "24", "--seed", "7"]].concat(), &[]);
+        let described = describe(
+            &[&tiny_args()[..], &["--max-iters", "24", "--seed", "7"]].concat(),
+            &[],
+        );
         assert_eq!(hello["spec"].to_string(), described["spec"].to_string());
         assert_eq!(hello["seeds"], described["seeds"]);
         runs.push(samples(&out, true));

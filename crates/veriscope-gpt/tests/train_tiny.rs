@@ -6,63 +6,21 @@
 use std::path::Path;
 use std::process::Command;
 
-use clap::Parser;
+mod common;
+
+use common::{tiny_config, train_to};
 use serde_json::Value;
-use veriscope_gpt::cli::Args;
 use veriscope_gpt::config::TrainConfig;
 use veriscope_gpt::interrupt::Interrupt;
-use veriscope_gpt::stream::{ControlState, EndStatus, MetricsSink, SinkTarget};
-use veriscope_gpt::trainer::{Outcome, RunContext, train};
-
-const TINY: &[&str] = &[
-    "--n-layer",
-    "1",
-    "--n-head",
-    "2",
-    "--n-embd",
-    "32",
-    "--block-size",
-    "16",
-    "--batch-size",
-    "8",
-    "--probe-batch",
-    "4",
-    "--metric-interval",
-    "2",
-    "--gate-window",
-    "4",
-    "--gate-warmup",
-    "8",
-    "--eval-interval",
-    "0",
-    "--lr",
-    "3e-3",
-    "--warmup-iters",
-    "5",
-];
+use veriscope_gpt::stream::{ControlState, EndStatus};
+use veriscope_gpt::trainer::Outcome;
 
 fn tiny(extra: &[&str]) -> TrainConfig {
-    let argv = std::iter::once("veriscope-gpt")
-        .chain(TINY.iter().copied())
-        .chain(extra.iter().copied());
-    Args::try_parse_from(argv)
-        .unwrap()
-        .resolve(|_| None)
-        .unwrap()
+    tiny_config(&[&["--eval-interval", "0"], extra].concat(), |_| None)
 }
 
 fn run(cfg: &TrainConfig, out: &Path, control: &ControlState) -> Outcome {
-    let sink = MetricsSink::open(&SinkTarget::Path(out.to_path_buf())).unwrap();
-    train(
-        cfg,
-        RunContext {
-            sink,
-            control,
-            interrupt: &Interrupt::none(),
-            progress: false,
-        },
-    )
-    .unwrap()
+    train_to(cfg, out, control, &Interrupt::none())
 }
 
 fn lines(path: &Path) -> Vec<Value> {
