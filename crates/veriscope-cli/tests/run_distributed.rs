@@ -15,18 +15,16 @@
 //! vacuously, except under CI (`CI` set), where that is a failure. The SDK is taken from
 //! this working tree (`PYTHONPATH=python/src`), whatever the venv has installed.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
 use serde_json::Value;
-use veriscope_capsule::validate::{ValidateOptions, validate_capsule};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
+    support::repo_root()
 }
 
 /// The venv Python when it can run torch.distributed, else `None` (after saying why).
@@ -93,25 +91,6 @@ fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn assert_valid(outdir: &Path) {
-    let report = validate_capsule(
-        outdir,
-        &ValidateOptions {
-            require_governance: true,
-            strict_governance: true,
-            strict_identity: true,
-            ..Default::default()
-        },
-    );
-    assert!(
-        report.is_valid(),
-        "{} {:?}",
-        report.message,
-        report.findings
-    );
-    assert!(!report.partial);
-}
-
 /// `run_started_v1.payload.distributed` of the capsule's journal.
 fn journal_distributed(outdir: &Path) -> Value {
     let text = std::fs::read_to_string(outdir.join("governance_log.jsonl")).unwrap();
@@ -165,7 +144,7 @@ fn hf_under_torchrun_two_ranks_is_one_ddp_capsule() {
         t0.elapsed().as_secs_f64()
     );
     assert_eq!(out.status.code(), Some(0), "run hf failed");
-    assert_valid(&outdir);
+    support::assert_strictly_valid(&outdir);
 
     let d = journal_distributed(&outdir);
     assert_eq!(d["distributed_mode"], "ddp_wrapped", "{d}");
@@ -233,7 +212,7 @@ fn fail_with_on_fail_stop_stops_both_ranks_at_the_same_step() {
     .arg(&reports);
     let out = run(c);
     assert_eq!(out.status.code(), Some(0), "a run stopped on FAIL exits 0");
-    assert_valid(&outdir);
+    support::assert_strictly_valid(&outdir);
 
     let summary = json(&outdir.join("results_summary.json"));
     assert_eq!(summary["final_decision"], "fail", "{summary}");

@@ -6,11 +6,12 @@
 //! CI; under CI (`CI=true`) a missing interpreter is a failure, so the real path is never
 //! silently skipped there.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use veriscope_capsule::validate::{ValidateOptions, validate_capsule};
 
 fn hf_python() -> Option<String> {
     match std::env::var("VERISCOPE_HF_PYTHON") {
@@ -49,22 +50,7 @@ fn real_hf_training_is_gated_and_its_capsule_validates() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "run hf failed:\n{stderr}");
 
-    let report = validate_capsule(
-        &outdir,
-        &ValidateOptions {
-            require_governance: true,
-            strict_governance: true,
-            strict_identity: true,
-            ..Default::default()
-        },
-    );
-    assert!(
-        report.is_valid(),
-        "{} {:?}",
-        report.message,
-        report.findings
-    );
-    assert!(!report.partial);
+    support::assert_strictly_valid(&outdir);
 
     let summary: Value = serde_json::from_str(
         &std::fs::read_to_string(outdir.join("results_summary.json")).unwrap(),

@@ -91,3 +91,25 @@ pub fn transcripts_in(dir: &Path, runs: &[Vec<&str>]) -> String {
         .collect::<Vec<_>>()
         .join("===\n")
 }
+
+/// Asserts that `outdir` is a complete capsule under the strictest validation (governance
+/// required and strict, identity strict), naming the findings when it is not.
+pub fn assert_strictly_valid(outdir: &Path) {
+    use veriscope_capsule::validate::{ValidateOptions, validate_capsule};
+    let report = validate_capsule(
+        outdir,
+        &ValidateOptions {
+            require_governance: true,
+            strict_governance: true,
+            strict_identity: true,
+            ..Default::default()
+        },
+    );
+    assert!(
+        report.is_valid(),
+        "{} {:?}",
+        report.message,
+        report.findings
+    );
+    assert!(!report.partial);
+}
