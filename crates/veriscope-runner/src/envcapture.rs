@@ -214,12 +214,7 @@ fn flag_key(name: &str) -> String {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::test_env::env;
 
     #[test]
     fn captures_allowlisted_and_masks_denied() {

@@ -486,12 +486,7 @@ pub fn manifest(m: &ManifestInputs<'_>) -> (Value, String) {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::test_env::env;
 
     #[test]
     fn resolution_order_is_cli_then_env_then_runner_then_preset() {

@@ -28,3 +28,17 @@ pub mod stream;
 pub mod supervise;
 pub mod verdict;
 pub mod wrapper;
+
+/// Helpers for the unit tests of the modules that take the environment as a map.
+#[cfg(test)]
+pub(crate) mod test_env {
+    use std::collections::BTreeMap;
+
+    /// An environment holding exactly `pairs`.
+    pub fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
