@@ -8,7 +8,7 @@
 # Usage: benches/gpt_throughput.sh [rounds]     (from the repository root)
 # Our trainer gets --threads THREADS (its cpu_small default is 1), PyTorch set_num_threads.
 # Env:   BIN      trainer binary (default target-gpt/release/veriscope-gpt, else target/release)
-#        PYTHON   python with torch (default /tmp/torchvenv/bin/python; skipped if it lacks torch)
+#        PYTHON   python with torch (default: the project venv from scripts/setup_python_env.sh; skipped if it lacks torch)
 #        THREADS  threads for both frameworks (default 2)
 #        STEPS    timed steps per throughput round (default 150)
 #        FULL_RUN 1 to also time whole runs with and without the probe (default 0)
@@ -25,7 +25,7 @@ if [[ -z "$BIN" ]]; then
   done
 fi
 [[ -x "${BIN:-}" ]] || { echo "build first: cargo build -p veriscope-gpt --release" >&2; exit 2; }
-PYTHON=${PYTHON:-/tmp/torchvenv/bin/python}
+PYTHON=${PYTHON:-${VERISCOPE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/veriscope/venv}/bin/python}
 HAVE_TORCH=0
 "$PYTHON" -c "import torch" 2>/dev/null && HAVE_TORCH=1
 TMP=$(mktemp -d)

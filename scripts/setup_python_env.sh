@@ -7,7 +7,7 @@
 #      interpreter's major.minor (a pin change or a new Python rebuilds);
 #   3. when the venv exists and its stored key matches, reuses it; otherwise (re)creates
 #      it and pip-installs the pins (first build: ~5.5 min, 5.6 GB with torch);
-#   4. always (re)installs the SDK from python/ in editable mode (cheap, and it
+#   4. removes triton (unused, ~1 GB), then always (re)installs the SDK from python/ in editable mode (cheap, and it
 #      keeps the venv pointing at *this* checkout even when CI clones elsewhere), then
 #      imports numpy/torch/transformers/pytest/veriscope; a reused venv that fails that
 #      check is rebuilt once.
@@ -46,22 +46,35 @@ build_venv() {
     log "building ${venv} with ${base_python} (Python ${py_version}), cache key ${cache_key}"
     rm -rf "${venv}"
     "${base_python}" -m venv "${venv}"
-    "${venv}/bin/python" -m pip install --quiet --upgrade pip
+    # --no-cache-dir: pip's wheel cache would keep a second copy of torch and the CUDA
+    # wheels (~4 GB) in ~/.cache/pip; CI runs on a shared, sometimes nearly full disk.
+    "${venv}/bin/python" -m pip install --quiet --no-cache-dir --upgrade pip
     local start_s
     start_s=$(date +%s)
     # torch's default PyPI wheel on Linux x86_64 pulls the CUDA runtime wheels;
     # expect a multi-GB download the first time.
-    "${venv}/bin/python" -m pip install --quiet -r "${requirements}"
+    "${venv}/bin/python" -m pip install --quiet --no-cache-dir -r "${requirements}"
     log "installed pins in $(( $(date +%s) - start_s ))s; venv size $(du -sh "${venv}" | cut -f1)"
     # Written last: a half-finished install leaves no stamp and is rebuilt next time.
     printf '%s' "${cache_key}" > "${stamp}"
+}
+
+# triton (~1 GB) arrives as a torch dependency but only serves torch.compile on a GPU; the
+# SDK and its tests never compile, and `import torch` does not need it. Removed from fresh
+# and reused venvs alike, so an existing CI venv gives the space back too.
+drop_triton() {
+    if "${venv}/bin/python" -m pip show --quiet triton >/dev/null 2>&1; then
+        "${venv}/bin/python" -m pip uninstall --quiet --yes triton
+        log "removed triton (unused on CPU); venv size $(du -sh "${venv}" | cut -f1)"
+    fi
 }
 
 # Editable install without dependencies or build isolation: no network needed, and it
 # repoints the venv at this checkout (CI clones elsewhere). Then the import check that
 # doubles as the health check of a reused venv.
 install_sdk_and_check() {
-    "${venv}/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "${repo_root}/python" &&
+    drop_triton &&
+    "${venv}/bin/python" -m pip install --quiet --no-cache-dir --no-deps --no-build-isolation -e "${repo_root}/python" &&
     "${venv}/bin/python" -c '
 import numpy, torch, transformers, pytest, veriscope
 print("setup_python_env: numpy %s, torch %s, transformers %s, veriscope %s from %s" % (

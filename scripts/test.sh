@@ -22,8 +22,12 @@ cargo fmt --all -- --check
 echo "== lint"
 cargo clippy --workspace --all-targets --release -- -D warnings
 
-echo "== build"
-cargo build --workspace --release
+# One build: `cargo test` compiles every bin, lib, example and test. A separate
+# `cargo build --release` would compile candle, faer and ~20 other crates a second time,
+# because the dev-dependencies (proptest) turn on extra getrandom/once_cell features;
+# that doubled the build's time and disk.
+echo "== build (all targets, test feature set)"
+cargo test --workspace --release --no-run
 
 echo "== rust tests"
 cargo test --workspace --release
