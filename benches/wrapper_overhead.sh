@@ -10,6 +10,10 @@
 # runs disturbed by someone else's build can be told apart; `quiet` medians keep only the
 # repeats where both runs of the pair saw less than 0.2 s of it.
 #
+# A third arm, `piped`, runs the job under benches/pipe_sink.py: stdout and the metrics fd on
+# pipes that are drained into nothing. Its cost over `bare` is the floor of any wrapper that
+# reads the job's output; `wrapped` over `piped` is what veriscope itself adds.
+#
 # The job runs with PYTHONUNBUFFERED=1: one write(2) per stdout line and per metric sample,
 # the worst case for the wrapper (and the default on the team's dev host).
 set -eu
@@ -38,11 +42,12 @@ run() {
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in $(seq "$reps"); do
   run bare python3 "$here/wrapper_job.py" "$n" > /dev/null
+  run piped python3 "$here/pipe_sink.py" python3 "$here/wrapper_job.py" "$n" > /dev/null
   run wrapped "$bin" run cmd --outdir "$tmp/cap$i" --metric-interval 1 --gate-window 100 \
     --gate-warmup 100 -- python3 "$here/wrapper_job.py" "$n" > /dev/null 2> "$tmp/err$i"
-  set -- $(tail -1 "$tmp/bare") $(tail -1 "$tmp/wrapped")
-  printf 'rep %s: bare %.3fs (cpu %.2fs, others %.2fs)  wrapped %.3fs (cpu %.2fs, others %.2fs)\n' \
-    "$i" "$1" "$2" "$3" "$4" "$5" "$6"
+  set -- $(tail -1 "$tmp/bare") $(tail -1 "$tmp/wrapped") $(tail -1 "$tmp/piped")
+  printf 'rep %s: bare %.3fs (cpu %.2fs, others %.2fs)  piped %.3fs (cpu %.2fs)  wrapped %.3fs (cpu %.2fs, others %.2fs)\n' \
+    "$i" "$1" "$2" "$3" "$7" "$8" "$4" "$5" "$6"
   echo "$5 - $2" | bc -l >> "$tmp/added_cpu"
   if [ "$(echo "$3 < 0.2 && $6 < 0.2" | bc -l)" = 1 ]; then
     echo "$1" >> "$tmp/quiet_bare"; echo "$4" >> "$tmp/quiet_wrapped"
@@ -51,7 +56,9 @@ done
 col() { awk "{print \$$2}" "$tmp/$1"; }
 bare=$(col bare 1 | median); wrapped=$(col wrapped 1 | median)
 pct() { echo "($2 - $1) / $1 * 100" | bc -l | cut -c1-6; }
+piped=$(col piped 1 | median)
 echo "n=$n reps=$reps bare_s=$bare wrapped_s=$wrapped overhead_pct=$(pct "$bare" "$wrapped")"
+echo "floor: piped_s=$piped (pipes drained into nothing) piped_over_bare_pct=$(pct "$bare" "$piped") wrapped_over_piped_pct=$(pct "$piped" "$wrapped")"
 bmin=$(col bare 1 | minimum); wmin=$(col wrapped 1 | minimum)
 echo "min: bare_s=$bmin wrapped_s=$wmin overhead_pct=$(pct "$bmin" "$wmin")"
 if [ -s "$tmp/quiet_bare" ]; then
@@ -60,7 +67,7 @@ if [ -s "$tmp/quiet_bare" ]; then
 else
   echo "quiet pairs: 0 (every repeat shared the machine with other work)"
 fi
-echo "cpu_s (user+sys, median): bare=$(col bare 2 | median) wrapped=$(col wrapped 2 | median) added=$(median < "$tmp/added_cpu")"
+echo "cpu_s (user+sys, median): bare=$(col bare 2 | median) piped=$(col piped 2 | median) wrapped=$(col wrapped 2 | median) added=$(median < "$tmp/added_cpu")"
 echo "loadavg before: $load_before after: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -h "run_status" "$tmp/err1" || true
 python3 "$here/wrapper_latency.py" "$bin" "$tmp/lat"

@@ -160,7 +160,13 @@ impl Journal {
             last_sync: Instant::now(),
         };
         match File::open(path) {
-            Ok(mut file) => journal.catch_up(&mut file)?,
+            Ok(mut file) => {
+                // Shared lock: a writer holds the exclusive one for the whole of its write, so
+                // a line still being written is never read as a torn, invalid entry (CI saw
+                // "Unterminated string" from an open racing an append). Released on drop.
+                file.lock_shared().map_err(|e| journal.io(e))?;
+                journal.catch_up(&mut file)?;
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(journal.io(e)),
         }
@@ -567,8 +573,15 @@ fn verify_file<E: LineExtract>(
         source,
     };
     let file = File::open(path).map_err(io)?;
+    // Writers append whole lines under the exclusive lock, so the length seen under the
+    // shared lock ends at a line boundary, and an append-only file never changes before it.
+    // Reading up to there, with the lock already released, never sees a line half-written
+    // by a live run, and never makes that run's appends wait on a long verification.
+    file.lock_shared().map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    file.unlock().map_err(io)?;
     let mut verifier = Verifier::new(*opts, ChainState::default(), reader);
-    feed_blocks(file, &mut verifier, scan, READ_BLOCK).map_err(io)?;
+    feed_blocks(file.take(len), &mut verifier, scan, READ_BLOCK).map_err(io)?;
     Ok(verifier.finish().0)
 }
 

@@ -63,6 +63,47 @@ fn appended_chain_verifies_and_is_pinned() {
     assert_eq!(first["actor"], json!("tester"));
 }
 
+/// Runs `read` on a two-entry journal while another writer holds the exclusive lock across
+/// the second line, written in two halves 300 ms apart: what a slow `write` (or a
+/// `write_all` split by the kernel) looks like to a concurrent reader.
+fn while_second_line_is_half_written(read: impl FnOnce(&Path)) {
+    let (_dir, path) = journal_with(2);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (first, second) = text.split_at(text.find('\n').unwrap() + 1);
+    let second = second.to_owned();
+    std::fs::write(&path, first).unwrap();
+    let (half_written, half_seen) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+            file.lock().unwrap();
+            let (head, tail) = second.split_at(second.len() / 2);
+            file.write_all(head.as_bytes()).unwrap();
+            half_written.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            file.write_all(tail.as_bytes()).unwrap();
+            file.unlock().unwrap();
+        });
+        half_seen.recv().unwrap();
+        read(&path);
+    });
+}
+
+/// Opening the journal or verifying it while a line is being written waits for the whole
+/// line instead of reporting it torn (CI once saw "Unterminated string" from an open racing
+/// a concurrent append).
+#[test]
+fn open_and_verify_never_see_a_line_half_written_under_the_lock() {
+    while_second_line_is_half_written(|path| {
+        let report = verify_log(path, &strict()).unwrap();
+        assert!(report.is_valid(), "{:?}", report.errors);
+        assert_eq!(report.accepted, 2, "the reader waited for the whole line");
+    });
+    while_second_line_is_half_written(|path| {
+        assert_eq!(Journal::open(path).unwrap().last_rev(), 2);
+    });
+}
+
 #[test]
 fn tampered_payload_is_hash_mismatch_and_blocks_appends() {
     let (_dir, path) = journal_with(3);
