@@ -8,13 +8,25 @@ overhead splits into "the job now writes into pipes" and "what veriscope does wi
 Usage: pipe_sink.py CMD [ARGS...]
 """
 import os
-import select
 import subprocess
 import sys
+import threading
 import time
 
 COALESCE_S = 0.001
 CHUNK = 64 * 1024
+
+
+def drain(fd: int) -> None:
+    """Blocking reads and a 1 ms pause after a short one, like veriscope's relays. No
+    select/poll: once a reader polls a pipe, Linux wakes it on every write (pipe_write's
+    `poll_usage`), which would make this floor costlier than the wrapper itself."""
+    while True:
+        data = os.read(fd, CHUNK)
+        if not data:
+            return
+        if len(data) < CHUNK // 2:
+            time.sleep(COALESCE_S)
 
 
 def main() -> int:
@@ -24,18 +36,14 @@ def main() -> int:
         sys.argv[1:], stdout=subprocess.PIPE, env=env, pass_fds=(metrics_write,)
     )
     os.close(metrics_write)
-    open_fds = {child.stdout.fileno(), metrics_read}
-    while open_fds:
-        ready, _, _ = select.select(list(open_fds), [], [])
-        short_read = False
-        for fd in ready:
-            data = os.read(fd, CHUNK)
-            if not data:
-                open_fds.discard(fd)
-            elif len(data) < CHUNK // 2:
-                short_read = True
-        if short_read:
-            time.sleep(COALESCE_S)
+    readers = [
+        threading.Thread(target=drain, args=(fd,))
+        for fd in (child.stdout.fileno(), metrics_read)
+    ]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
     return child.wait()
 
 

@@ -3,7 +3,7 @@
 //! `veriscope_gate::engine::GateEngine`.
 
 use serde_json::{Map, Value, json};
-use veriscope_gate::engine::{Decision, GateConfig, GateEngine, GateError, Sample};
+use veriscope_gate::engine::{Decision, GateConfig, GateEngine, GateError};
 
 use crate::stream::SampleLine;
 use crate::supervise::{CheckDecision, GateCheck};
@@ -125,14 +125,12 @@ impl LiveGate for EngineGate {
     }
 
     fn observe(&mut self, s: &SampleLine) -> Option<GateCheck> {
-        let sample = Sample {
-            iter: s.iter,
-            metrics: s.metrics.clone(),
-            loss: s.loss,
-            ewma_loss: s.ewma_loss,
-            grad_norm: s.grad_norm,
-        };
-        let rec = self.engine.observe(&sample)?;
+        let rec = self.engine.observe_parts(
+            s.iter,
+            |name| s.metrics.get(name).copied().flatten(),
+            s.loss,
+            s.ewma_loss,
+        )?;
         let decision = match rec.decision {
             Decision::Pass => CheckDecision::Pass,
             Decision::Warn => CheckDecision::Warn,

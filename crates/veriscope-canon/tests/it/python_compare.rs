@@ -135,3 +135,72 @@ fn canonical_text_matches_cpython_on_random_inputs() {
             .join("\n")
     );
 }
+
+const PY_REPR: &str = r#"
+import struct, sys
+bits = sys.stdin.read().split()
+sys.stdout.write("\n".join(repr(struct.unpack("<d", struct.pack("<Q", int(b, 16)))[0]) for b in bits) + "\n")
+"#;
+
+/// Float text equals CPython's `repr` on 200k finite doubles: random bit patterns (every
+/// magnitude), halfway values n + 0.25 / n + 0.75 in [1e15, 1e16) where the shortest digits
+/// tie, and values around the fixed/scientific switches at 1e-5, 1e-4 and 1e16.
+#[test]
+fn float_text_matches_cpython_repr() {
+    if !python3_available() {
+        eprintln!("note: python3 not on PATH; CPython comparison skipped (vectors still cover it)");
+        return;
+    }
+    let mut rng = Rng::new(0xF10A7);
+    let mut values = Vec::new();
+    while values.len() < 200_000 {
+        let x = match values.len() % 4 {
+            0 | 1 => f64::from_bits(rng.next_u64()),
+            2 => (1e15 + rng.below(9_000_000_000_000_000) as f64) + 0.25,
+            _ => {
+                let scale = [1e-5, 1e-4, 1e15, 1e16][rng.below(4) as usize];
+                scale * (1.0 + rng.below(1 << 52) as f64 / (1u64 << 52) as f64 * 9.0)
+            }
+        };
+        if x.is_finite() {
+            values.push(if rng.below(2) == 0 { x } else { -x });
+        }
+    }
+    let payload: String = values
+        .iter()
+        .map(|x| format!("{:x}\n", x.to_bits()))
+        .collect();
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(PY_REPR)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(payload.as_bytes())
+        .expect("write cases");
+    let output = child.wait_with_output().expect("python3 output");
+    assert!(output.status.success(), "python3 failed");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let answers: Vec<&str> = stdout.lines().collect();
+    assert_eq!(answers.len(), values.len());
+    let failures: Vec<String> = values
+        .iter()
+        .zip(&answers)
+        .filter(|(x, theirs)| veriscope_canon::python_float_repr(**x) != **theirs)
+        .take(20)
+        .map(|(x, theirs)| {
+            let ours = veriscope_canon::python_float_repr(*x);
+            format!("bits {:#x}: ours {ours} python {theirs}", x.to_bits())
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "differs from CPython:\n{}",
+        failures.join("\n")
+    );
+}
