@@ -68,6 +68,26 @@ fn python3_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Runs `script` in one `python3` process with `input` on stdin; returns its stdout.
+fn run_python(script: &str, input: &str) -> String {
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write cases");
+    let output = child.wait_with_output().expect("python3 output");
+    assert!(output.status.success(), "python3 failed");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
 const PY: &str = r#"
 import json, sys
 out = []
@@ -93,22 +113,7 @@ fn canonical_text_matches_cpython_on_random_inputs() {
         .iter()
         .map(|(text, _, _)| format!("{}\n", serde_json::to_string(text).expect("string literal")))
         .collect();
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(PY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn python3");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(payload.as_bytes())
-        .expect("write cases");
-    let output = child.wait_with_output().expect("python3 output");
-    assert!(output.status.success(), "python3 failed");
-    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let stdout = run_python(PY, &payload);
     let answers: Vec<String> = stdout
         .lines()
         .map(|l| serde_json::from_str::<String>(l).expect("python answer is a string literal"))
@@ -170,22 +175,7 @@ fn float_text_matches_cpython_repr() {
         .iter()
         .map(|x| format!("{:x}\n", x.to_bits()))
         .collect();
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(PY_REPR)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn python3");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(payload.as_bytes())
-        .expect("write cases");
-    let output = child.wait_with_output().expect("python3 output");
-    assert!(output.status.success(), "python3 failed");
-    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let stdout = run_python(PY_REPR, &payload);
     let answers: Vec<&str> = stdout.lines().collect();
     assert_eq!(answers.len(), values.len());
     let failures: Vec<String> = values
