@@ -6,11 +6,11 @@
 #   2. computes a cache key: sha256 of python/requirements-ci.txt plus the
 #      interpreter's major.minor (a pin change or a new Python rebuilds);
 #   3. when the venv exists and its stored key matches, reuses it; otherwise (re)creates
-#      it and pip-installs the pins (first build: ~5.5 min, 5.6 GB with torch);
-#   4. removes triton (unused, ~1 GB), then always (re)installs the SDK from python/ in editable mode (cheap, and it
-#      keeps the venv pointing at *this* checkout even when CI clones elsewhere), then
-#      imports numpy/torch/transformers/pytest/veriscope; a reused venv that fails that
-#      check is rebuilt once.
+#      it and pip-installs the pins (first build: ~5.5 min, 4.6 GB with torch);
+#   4. removes triton (unused, ~1 GB), then always (re)installs the SDK from python/
+#      in editable mode (cheap, and it keeps the venv pointing at *this* checkout even
+#      when CI clones elsewhere), then imports numpy/torch/transformers/pytest/veriscope; a reused venv
+#      that fails that check is rebuilt once.
 #
 # Environment:
 #   VERISCOPE_VENV    venv directory (default <repo>/.venv)

@@ -6,7 +6,7 @@
 //! notation keep a `.0` (cli_contracts A3). The shortest round-trip digits come from `zmij`
 //! (Schubfach, several times faster than `core::fmt`'s `{:e}`; the wrapper renders every
 //! recorded sample and verification renders every journal entry); only the layout is ours.
-//! The tests check it against `{:e}` digit for digit.
+//! The tests compare it with CPython's `repr` (vectors, and 2e5 values against a live python3).
 
 use std::fmt::Write;
 
