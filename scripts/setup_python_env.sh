@@ -9,8 +9,8 @@
 #      it and pip-installs the pins (first build: ~5.5 min, 4.6 GB with torch);
 #   4. removes triton (unused, ~1 GB), then always (re)installs the SDK from python/
 #      in editable mode (cheap, and it keeps the venv pointing at *this* checkout even
-#      when CI clones elsewhere), then imports numpy/torch/transformers/pytest/veriscope; a reused venv
-#      that fails that check is rebuilt once.
+#      when CI clones elsewhere), then imports numpy/torch/transformers/pytest/veriscope;
+#      a reused venv that fails that check is rebuilt once.
 #
 # Environment:
 #   VERISCOPE_VENV    venv directory (default <repo>/.venv)
