@@ -583,3 +583,99 @@ fn sigkill_of_the_wrapper_keeps_every_journaled_decision() {
     // Finalization never ran: no summary, so this is not a capsule that claims to be whole.
     assert!(!out.join("results_summary.json").exists());
 }
+
+/// `--notify-cmd` (docs/notify.md): the gate's turn into FAIL and the run's end each run the
+/// hook once, with the message on stdin and the run in the environment; the outcome is in
+/// notify.log; the command itself (a webhook URL, say) appears nowhere in the capsule.
+#[test]
+fn notify_cmd_reports_the_fail_and_the_end_and_is_never_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cap");
+    let hook = r#"{ cat; echo "run=$VERISCOPE_RUN_ID iter=${VERISCOPE_ITER:--} json=$VERISCOPE_NOTIFY_JSON"; } > "$VERISCOPE_OUTDIR/../$VERISCOPE_NOTIFY_EVENT.msg" # https://hooks.example/T0/B0/SECRETMARKER"#;
+    let o = output(run_cmd(
+        &out,
+        &["--gate-preset", "calibrated_v2", "--notify-cmd", hook],
+        &["--samples", "80", "--shift-at", "45"],
+    ));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_valid(&out, false);
+    let summary = json(&out, "results_summary.json");
+    let run_id = summary["run_id"].as_str().unwrap();
+    assert_eq!(
+        summary["counts"]["fail"], 1,
+        "the scenario makes exactly one FAIL"
+    );
+
+    let fail = fs::read_to_string(tmp.path().join("gate_fail.msg")).unwrap();
+    assert!(
+        fail.starts_with("veriscope: gate FAIL at iter 50 (run "),
+        "{fail}"
+    );
+    assert!(fail.contains("reason: level_shift_detected"), "{fail}");
+    assert!(
+        fail.contains(&format!("run={run_id} iter=50 json={{\"text\":")),
+        "{fail}"
+    );
+    let end = fs::read_to_string(tmp.path().join("run_end.msg")).unwrap();
+    assert!(
+        end.contains("ended success: final decision FAIL, 7 checks (1 fail, 0 warn), exit 0"),
+        "{end}"
+    );
+
+    let log: Vec<Value> = fs::read_to_string(out.join("notify.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<_> = log
+        .iter()
+        .map(|l| (l["event"].as_str().unwrap(), l["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(events, [("gate_fail", "exit 0"), ("run_end", "exit 0")]);
+
+    for entry in fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = fs::read(&path).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("SECRETMARKER"),
+                "the notify command leaked into {}",
+                path.display()
+            );
+        }
+    }
+    let rc = json(&out, "run_config_resolved.json");
+    let argv: Vec<&str> = rc["argv"]["veriscope_argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = argv.iter().position(|a| *a == "--notify-cmd").unwrap();
+    assert_eq!(argv[at + 1], "***REDACTED***");
+}
+
+#[test]
+fn notify_flags_are_checked_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cap");
+    let o = output(run_cmd(
+        &out,
+        &["--notify-cmd", "true", "--notify-on", "fail,never"],
+        &[],
+    ));
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("unknown event `never`"), "{err}");
+    let o = output(run_cmd(&out, &["--notify-cmd", " "], &[]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--notify-cmd: the command is empty"));
+    let o = output(run_cmd(&out, &["--notify-on", "end"], &[]));
+    assert_eq!(o.status.code(), Some(2), "--notify-on needs --notify-cmd");
+    assert!(!out.exists(), "nothing written");
+}

@@ -17,6 +17,7 @@ pub mod gatelink;
 pub mod gpulock;
 pub mod kinds;
 pub mod metrics_log;
+pub mod notify;
 pub mod observer;
 pub mod outdir;
 pub mod relay;

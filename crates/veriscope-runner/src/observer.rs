@@ -21,6 +21,7 @@ use crate::clock::{Clock, utc_seconds};
 use crate::distributed::normalize_distributed;
 use crate::gatelink::LiveGate;
 use crate::metrics_log::MetricsLog;
+use crate::notify::Notifier;
 use crate::stream::{Hello, SampleLine};
 use crate::supervise::{GateCheck, RunObserver};
 
@@ -61,6 +62,8 @@ pub struct LiveRun {
     journal_sync_failed: bool,
     opening: Opening,
     resume: Option<ResumeState>,
+    /// `--notify-cmd`: told about every live check (docs/notify.md).
+    notifier: Option<Notifier>,
 }
 
 /// How the run's governance opens (docs/replay.md §3).
@@ -120,6 +123,7 @@ impl LiveRun {
             journal_sync_failed: false,
             opening: Opening::Start { extra: Map::new() },
             resume: None,
+            notifier: None,
         }
     }
 
@@ -133,6 +137,17 @@ impl LiveRun {
     pub fn with_resume(mut self, resume: ResumeState) -> Self {
         self.resume = Some(resume);
         self
+    }
+
+    /// Tells `notifier` about every live gate check.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// The notifier, for the end-of-run notification once the capsule is final.
+    pub fn take_notifier(&mut self) -> Option<Notifier> {
+        self.notifier.take()
     }
 
     /// `(skipped, divergent)` live samples of a resumed run.
@@ -361,7 +376,11 @@ impl RunObserver for LiveRun {
             return Ok(None);
         };
         // The check stands even if journaling fails; the failure is reported as ours.
-        self.journal_check(&check).map(|()| Some(check))
+        let journaled = self.journal_check(&check);
+        if let Some(notifier) = self.notifier.as_mut() {
+            notifier.check(&check);
+        }
+        journaled.map(|()| Some(check))
     }
 }
 

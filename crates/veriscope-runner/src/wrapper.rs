@@ -27,6 +27,7 @@ use crate::execution::{
 use crate::gatelink::{EngineGate, LiveGate};
 use crate::gpulock::{self, GpuLocks};
 use crate::metrics_log::{METRICS_LOG, MetricsLog};
+use crate::notify::{Notifier, NotifySpec, RunEnd};
 use crate::observer::{JOURNAL_DURABILITY, JournalContext, LiveRun, Opening, ResumeState};
 use crate::outdir::{CapsuleLock, OutdirError, PreparedOutdir, prepare_outdir};
 use crate::relay::{RUNNER_OUTPUT_LOG, TeeLog};
@@ -34,7 +35,8 @@ use crate::reopen::{self, CHECKPOINT_DIR, PersistedRun, Recorded, Reopen, Reopen
 use crate::shellwords;
 use crate::spawn::{SpawnSpec, spawn_runner};
 use crate::supervise::{
-    GateCheck, InterruptHandle, OnFail, SuperviseConfig, SuperviseOutcome, Supervisor,
+    CheckDecision, GateCheck, InterruptHandle, OnFail, SuperviseConfig, SuperviseOutcome,
+    Supervisor,
 };
 use crate::verdict::{Verdict, VerdictInputs, decide};
 
@@ -91,6 +93,8 @@ pub struct RunRequest {
     pub strict_determinism: bool,
     /// `--resume OUTDIR` (with `--override-contract` / `--fork`).
     pub reopen: Option<Reopen>,
+    /// `--notify-cmd` / `--notify-on` (docs/notify.md).
+    pub notify: Option<NotifySpec>,
 }
 
 /// Why a run was not started. Nothing was written into an existing capsule.
@@ -132,6 +136,23 @@ pub struct RunReport {
     /// Exit code of `veriscope run`.
     pub exit_code: u8,
     pub outcome: Option<SuperviseOutcome>,
+}
+
+impl RunReport {
+    /// How the run ended, for the end-of-run notification.
+    fn run_end(&self) -> RunEnd {
+        let checks = self.outcome.as_ref().map_or(&[][..], |o| &o.checks[..]);
+        let count = |d: CheckDecision| checks.iter().filter(|c| c.decision == d).count();
+        RunEnd {
+            run_status: self.verdict.run_status.as_str().to_owned(),
+            final_decision: self.final_decision.clone(),
+            partial: self.verdict.partial,
+            checks: self.checks,
+            fails: count(CheckDecision::Fail),
+            warns: count(CheckDecision::Warn),
+            exit_code: self.exit_code,
+        }
+    }
 }
 
 /// A run that passed every check and holds its locks; nothing written yet but the lock file.
@@ -901,6 +922,15 @@ impl PreparedRun {
                 }
                 let mut run = LiveRun::new(gate, journal, id.clone(), ctx, self.clock.clone())
                     .with_opening(opening);
+                if let Some(spec) = self.req.notify.clone() {
+                    run = run.with_notifier(Notifier::new(
+                        spec,
+                        &id.run_id,
+                        &dir,
+                        &id.gate_preset,
+                        self.clock.clone(),
+                    ));
+                }
                 if let Some(state) = resume {
                     run = run.with_resume(state);
                 }
@@ -996,6 +1026,9 @@ impl PreparedRun {
             metrics_ref.as_ref(),
             &mut *io.status,
         );
+        if let Some(notifier) = live.as_mut().and_then(LiveRun::take_notifier) {
+            notifier.finish(&report.run_end());
+        }
         drop(self.gpu_locks);
         drop(self.outdir);
         report

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use veriscope_runner::clock::SystemClock;
+use veriscope_runner::envcapture::REDACTED;
 use veriscope_runner::execution::{self, GateRequest};
 use veriscope_runner::kinds;
+use veriscope_runner::notify::{NotifyOn, NotifySpec};
 use veriscope_runner::reopen::{self, Reopen, ReopenMode};
 use veriscope_runner::signals::SignalWatcher;
 use veriscope_runner::supervise::OnFail;
@@ -58,6 +60,20 @@ struct WrapperArgs {
     /// What a gate FAIL does: record it and go on, or stop the runner
     #[arg(long, value_enum, default_value = "continue")]
     on_fail: OnFailArg,
+    /// Shell command run (`sh -c`) when the gate turns FAIL and when the run ends, with the
+    /// message on stdin and in VERISCOPE_NOTIFY_TEXT / _JSON (docs/notify.md). Never recorded
+    /// in the capsule: keep webhook URLs in the environment, e.g.
+    /// `curl -fsS -d "$VERISCOPE_NOTIFY_JSON" "$SLACK_WEBHOOK_URL"`
+    #[arg(long, value_name = "CMD")]
+    notify_cmd: Option<String>,
+    /// When --notify-cmd runs: a comma list of fail, warn, end
+    #[arg(
+        long,
+        value_name = "EVENTS",
+        default_value = "fail,end",
+        requires = "notify_cmd"
+    )]
+    notify_on: String,
     /// Seconds between SIGTERM (or an ignored stop decision) and SIGKILL
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     kill_grace: f64,
@@ -208,6 +224,16 @@ fn resolve(
             w.kill_grace
         ));
     }
+    let notify = match &w.notify_cmd {
+        Some(cmd) if cmd.trim().is_empty() => {
+            return Err("--notify-cmd: the command is empty".into());
+        }
+        Some(cmd) => Some(NotifySpec {
+            command: cmd.clone(),
+            on: NotifyOn::parse(&w.notify_on)?,
+        }),
+        None => None,
+    };
     let mut gate = w.gate_request()?;
     let reopen = w.reopen();
     if reopen.is_none() && (w.override_contract || w.fork) {
@@ -298,7 +324,7 @@ fn resolve(
         kill_grace: Duration::from_secs_f64(w.kill_grace),
         runner_base,
         forwarded_args: w.args,
-        veriscope_argv: std::env::args().collect(),
+        veriscope_argv: mask_notify_cmd(std::env::args()),
         env,
         runner_describe: describe,
         python,
@@ -306,5 +332,26 @@ fn resolve(
         seed: w.seed,
         strict_determinism: w.strict_determinism,
         reopen,
+        notify,
     })
+}
+
+/// The argv as recorded in the capsule, with the `--notify-cmd` command replaced: it may
+/// carry a webhook URL or a token, and the capsule is meant to be shared.
+fn mask_notify_cmd(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut mask_next = false;
+    for arg in args {
+        if std::mem::take(&mut mask_next) {
+            out.push(REDACTED.to_string());
+        } else if arg == "--notify-cmd" {
+            mask_next = true;
+            out.push(arg);
+        } else if arg.starts_with("--notify-cmd=") {
+            out.push(format!("--notify-cmd={REDACTED}"));
+        } else {
+            out.push(arg);
+        }
+    }
+    out
 }
