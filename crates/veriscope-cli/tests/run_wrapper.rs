@@ -78,6 +78,17 @@ fn governance_events(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The run exited 0 and left a complete capsule that validates strictly.
+fn assert_succeeded(o: &Output, out: &Path) {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_valid(out, false);
+}
+
 fn output(mut c: Command) -> Output {
     c.output().unwrap()
 }
@@ -168,13 +179,7 @@ fn shell_runner_speaks_the_stream_by_hand() {
         .arg(&out)
         .args(["--", "sh", &fake("fake_stream.sh"), "12"]);
     let o = output(c);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_valid(&out, false);
+    assert_succeeded(&o, &out);
     let results = json(&out, "results.json");
     assert_eq!(results["stream"]["samples"], 12);
     assert_eq!(results["stream"]["malformed_total"], 0);
@@ -597,13 +602,7 @@ fn notify_cmd_reports_the_fail_and_the_end_and_is_never_recorded() {
         &["--gate-preset", "calibrated_v2", "--notify-cmd", hook],
         &["--samples", "80", "--shift-at", "45"],
     ));
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_valid(&out, false);
+    assert_succeeded(&o, &out);
     let summary = json(&out, "results_summary.json");
     let run_id = summary["run_id"].as_str().unwrap();
     assert_eq!(
