@@ -657,6 +657,16 @@ fn notify_cmd_reports_the_fail_and_the_end_and_is_never_recorded() {
         .collect();
     let at = argv.iter().position(|a| *a == "--notify-cmd").unwrap();
     assert_eq!(argv[at + 1], "***REDACTED***");
+    let inspect = output({
+        let mut c = Command::new(bin());
+        c.arg("inspect").arg(&out);
+        c
+    });
+    let shown = String::from_utf8_lossy(&inspect.stdout);
+    assert!(
+        shown.contains("Notified    gate_fail@50 exit 0 · run_end exit 0"),
+        "{shown}"
+    );
 }
 
 #[test]

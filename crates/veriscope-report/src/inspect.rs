@@ -86,6 +86,9 @@ pub fn render(view: &CapsuleView) -> String {
     if let Some(line) = crate::render::text::detection_line(view) {
         l.push(format!("  {line}"));
     }
+    if !view.notifications.is_empty() {
+        l.push(format!("  Notified    {}", notifications_text(view)));
+    }
     l.push(format!("  Overlay     {}", overlay_text(view)));
     l.push(format!("  Governance  {}", governance_text(view)));
     if let Some(d) = view.distributed.as_ref().filter(|d| d.is_distributed()) {
@@ -198,6 +201,18 @@ fn governance_text(view: &CapsuleView) -> String {
     } else {
         format!("INVALID: {}", g.errors.first().map_or("-", String::as_str))
     }
+}
+
+/// `gate_fail@50 exit 0 · run_end exit 0` (docs/notify.md).
+fn notifications_text(view: &CapsuleView) -> String {
+    view.notifications
+        .iter()
+        .map(|n| match n.iter {
+            Some(iter) => format!("{}@{iter} {}", n.event, n.outcome),
+            None => format!("{} {}", n.event, n.outcome),
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 fn next_steps(view: &CapsuleView) -> Vec<String> {

@@ -255,6 +255,36 @@ pub struct CapsuleView {
     pub economic_inputs: EconomicInputs,
     /// Gate contract, manifest, determinism and lineage (docs/replay.md), when recorded.
     pub execution: Option<ExecutionInfo>,
+    /// `notify.log` (docs/notify.md): what `--notify-cmd` sent and how each ended.
+    pub notifications: Vec<Notification>,
+}
+
+/// One line of `notify.log`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// `gate_fail`, `gate_warn` or `run_end`.
+    pub event: String,
+    pub iter: Option<u64>,
+    /// `exit 0`, `timed out after 10 s`, `suppressed`, ...
+    pub outcome: String,
+}
+
+/// Reads `notify.log` best effort: it is an operational record, not a contract artifact, so
+/// a missing file or a line that does not parse is skipped, never an error.
+fn notifications(outdir: &Path) -> Vec<Notification> {
+    let Ok(text) = std::fs::read_to_string(outdir.join("notify.log")) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let v: Value = serde_json::from_str(line).ok()?;
+            Some(Notification {
+                event: v.get("event")?.as_str()?.to_owned(),
+                iter: v.get("iter").and_then(Value::as_u64),
+                outcome: v.get("outcome")?.as_str()?.to_owned(),
+            })
+        })
+        .collect()
 }
 
 impl CapsuleView {
@@ -553,6 +583,7 @@ fn build_view(
         ),
         validation_warnings: report.warnings().map(|f| f.message.clone()).collect(),
         execution: ExecutionInfo::from_run_config(&run_config),
+        notifications: notifications(outdir),
         run_id,
     })
 }
