@@ -39,10 +39,9 @@ cargo fmt --all -- --check
 echo "== lint"
 cargo clippy --workspace --all-targets --release -- -D warnings
 
-# One build: `cargo test` compiles every bin, lib, example and test. A separate
-# `cargo build --release` would compile candle, faer and ~20 other crates a second time,
-# because the dev-dependencies (proptest) turn on extra getrandom/once_cell features;
-# that doubled the build's time and disk.
+# One build: `cargo test` compiles every bin, lib, example and test. (Before the feature pins
+# in the root Cargo.toml, a separate `cargo build --release` compiled candle, faer and ~20
+# other crates a second time with other features, doubling CI's build time and disk.)
 echo "== build (all targets, test feature set)"
 cargo test --workspace --release --no-run
 
