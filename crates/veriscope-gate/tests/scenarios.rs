@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{LEARNING, alarms, first_alarm_at_or_after, replay, total_alarms};
+use common::{LEARNING, alarms, first_alarm_at_or_after, record_texts, replay, total_alarms};
 use veriscope_gate::engine::{Decision, GateConfig, GateEngine};
 use veriscope_gate::synthetic::{Noise, Pathology, Scenario, Trend};
 
@@ -186,15 +186,7 @@ fn too_little_evidence_skips() {
 fn same_input_gives_byte_identical_records() {
     let s = Scenario::pilot(31, 0.5, Pathology::Collapse { to: 12.0 });
     for preset in ["tuned_v0", "calibrated_v1", "calibrated_v2", "spike_v1"] {
-        let a: Vec<String> = replay(preset, &s)
-            .iter()
-            .map(|r| r.to_json().to_string())
-            .collect();
-        let b: Vec<String> = replay(preset, &s)
-            .iter()
-            .map(|r| r.to_json().to_string())
-            .collect();
-        assert_eq!(a, b);
+        assert_eq!(record_texts(preset, &s), record_texts(preset, &s));
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{alarms, first_alarm_at_or_after, replay, total_alarms};
+use common::{LEARNING, alarms, first_alarm_at_or_after, record_texts, replay, total_alarms};
 use veriscope_gate::engine::{Decision, GateConfig, GateEngine, GateRecord};
 use veriscope_gate::synthetic::{Noise, Pathology, Scenario, Trend};
 
@@ -177,13 +177,8 @@ fn early_checks_skip_for_insufficient_history() {
 fn learning_curves_alarm_it_is_for_stationary_phases() {
     // Expected and documented: a run that is still learning moves its level at the pace of
     // the slow drift, so the frozen reference is left behind (calibrated_v2 stays quiet).
-    let learning = Scenario::pilot(0, 0.25, Pathology::None).with_noise(
-        Noise::MovingAverage { q: 2 },
-        Trend::LearningCurve {
-            amplitude_bins: 4.0,
-            tau_iters: 1000.0,
-        },
-    );
+    let learning = Scenario::pilot(0, 0.25, Pathology::None)
+        .with_noise(Noise::MovingAverage { q: 2 }, LEARNING);
     let (a, n) = total_alarms(PRESET, 0..5, &learning);
     assert!(a * 2 > n, "only {a} alarms in {n} learning checks");
     assert_eq!(total_alarms("calibrated_v2", 0..5, &learning).0, 0);
@@ -192,15 +187,7 @@ fn learning_curves_alarm_it_is_for_stationary_phases() {
 #[test]
 fn same_input_gives_byte_identical_records_with_the_audit_v1_fields() {
     let s = Scenario::pilot(31, 0.5, Pathology::Drift { per_iter: -0.02 });
-    let a: Vec<String> = replay(PRESET, &s)
-        .iter()
-        .map(|r| r.to_json().to_string())
-        .collect();
-    let b: Vec<String> = replay(PRESET, &s)
-        .iter()
-        .map(|r| r.to_json().to_string())
-        .collect();
-    assert_eq!(a, b);
+    assert_eq!(record_texts(PRESET, &s), record_texts(PRESET, &s));
     for r in replay(PRESET, &s) {
         for key in [
             "evaluated",

@@ -127,6 +127,12 @@ pub struct SequentialConfig {
     pub min_per_metric: usize,
 }
 
+/// CUSUM threshold `h = ln(1/level) / (2κ)` for standard-normal increments less κ:
+/// Kingman's bound `P(S ≥ h) ≤ exp(−2κh) = level`.
+pub fn kingman_threshold(level: f64, kappa: f64) -> f64 {
+    (1.0 / level).ln() / (2.0 * kappa)
+}
+
 impl SequentialConfig {
     /// The family size F: four one-sided tests per metric.
     pub fn family_size(&self, metrics: usize) -> usize {
@@ -138,9 +144,10 @@ impl SequentialConfig {
         self.alpha / self.family_size(metrics) as f64
     }
 
-    /// CUSUM threshold `h = ln(F/α) / (2κ)`: Kingman's bound `P(S ≥ h) ≤ exp(−2κh) = α/F`.
+    /// CUSUM threshold of this channel family alone (F = 4 × metrics; stationary_v1 adds its
+    /// drift tests to F, see [`GateConfig::sequential_cusum_h`]).
     pub fn cusum_threshold(&self, metrics: usize) -> f64 {
-        (1.0 / self.level(metrics)).ln() / (2.0 * self.kappa)
+        kingman_threshold(self.level(metrics), self.kappa)
     }
 
     /// Half-windows of history a check needs (fit or scale windows, plus the recent one).
@@ -163,6 +170,17 @@ pub struct StationaryConfig {
 }
 
 impl StationaryConfig {
+    /// The level-drift controls as gate_controls and every stationary_v1 audit record them.
+    pub fn controls_json(&self, cusum_h: f64) -> Value {
+        json!({
+            "kappa": num(self.kappa),
+            "cusum_h": num(cusum_h),
+            "min_effect": num(self.min_effect),
+            "ref_windows": self.ref_windows,
+            "rho_max": num(self.rho_max()),
+        })
+    }
+
     /// Two one-sided tests per metric (drift up, drift down).
     pub fn family_size(&self, metrics: usize) -> usize {
         2 * metrics.max(1)
@@ -408,7 +426,7 @@ impl GateConfig {
     /// CUSUM threshold of calibrated_v2's level and spread channels, `h = ln(F/α)/(2κ)`.
     pub fn sequential_cusum_h(&self) -> Option<f64> {
         let s = self.sequential.as_ref()?;
-        Some((1.0 / self.sequential_level()?).ln() / (2.0 * s.kappa))
+        Some(kingman_threshold(self.sequential_level()?, s.kappa))
     }
 
     /// CUSUM threshold of stationary_v1's level-drift channel (docs/gate.md §stationary_v1):
@@ -485,13 +503,7 @@ impl GateConfig {
         }
         // stationary_v1 only: the level-drift channel.
         if let (Some(d), Some(h)) = (self.stationary.as_ref(), self.drift_cusum_h()) {
-            controls["level_drift"] = json!({
-                "kappa": num(d.kappa),
-                "min_effect": num(d.min_effect),
-                "ref_windows": d.ref_windows,
-                "rho_max": num(d.rho_max()),
-                "cusum_h": num(h),
-            });
+            controls["level_drift"] = d.controls_json(h);
         }
         controls
     }

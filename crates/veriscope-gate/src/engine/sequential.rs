@@ -251,13 +251,7 @@ pub(crate) fn check(
         "gain_evaluated": false,
     });
     if let Some((d, h)) = budget.drift {
-        audit["level_drift"] = json!({
-            "kappa": num(d.kappa),
-            "cusum_h": num(h),
-            "min_effect": num(d.min_effect),
-            "ref_windows": d.ref_windows,
-            "rho_max": num(d.rho_max()),
-        });
+        audit["level_drift"] = d.controls_json(h);
     }
     GateRecord {
         iter: ctx.iter,

@@ -21,7 +21,7 @@
 use serde_json::{Value, json};
 
 use super::audit::num;
-use super::config::StationaryConfig;
+use super::config::{StationaryConfig, kingman_threshold};
 use super::stats::{Z_CAP, t_sf, z_of_upper_tail};
 
 /// Reference and CUSUMs of one metric.
@@ -171,7 +171,7 @@ pub(crate) fn commit(
 /// is below `P(Z ≥ κ/√ρ_max)`).
 pub fn drift_threshold(level: f64, kappa: f64, rho_max: f64) -> f64 {
     let x_max = rho_max.clamp(0.0, 0.99).sqrt();
-    let h0 = (1.0 / level).ln() / (2.0 * kappa);
+    let h0 = kingman_threshold(level, kappa);
     if x_max == 0.0 {
         return h0;
     }

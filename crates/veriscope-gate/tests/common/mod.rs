@@ -21,6 +21,14 @@ pub fn replay(preset: &str, scenario: &Scenario) -> Vec<GateRecord> {
         .collect()
 }
 
+/// The canonical-record texts of `scenario` under `preset` (determinism checks compare two).
+pub fn record_texts(preset: &str, scenario: &Scenario) -> Vec<String> {
+    replay(preset, scenario)
+        .iter()
+        .map(|r| r.to_json().to_string())
+        .collect()
+}
+
 pub fn is_alarm(r: &GateRecord) -> bool {
     matches!(r.decision, Decision::Warn | Decision::Fail)
 }
